@@ -1,0 +1,33 @@
+# `make run` and `make test` are the two commands a new user needs; both install into .venv first.
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.citewise-installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench bench-ingest clean-venv
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	bash scripts/bootstrap.sh
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/citewise ingest docs --collection docs --sync
+	$(BIN)/citewise search "How do I ingest a folder of documents?" --collection docs -k 3
+
+# pytest exits 5 when it collected no tests: that must fail, not pass silently.
+test: install
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: bench-ingest
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
+
+clean-venv:
+	rm -rf $(VENV)

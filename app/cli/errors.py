@@ -1,0 +1,60 @@
+"""User mistakes and environment problems become one clear line and an exit code, not a traceback."""
+
+from __future__ import annotations
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from ingest.discovery import MissingPathError
+from retriever.embedders.base import UnknownEmbedderError
+from retriever.embedders.minilm import ModelNotInstalledError
+from retriever.index.persistence import IndexLockedError
+from retriever.knowledge_base import CollectionNotFoundError, IndexMismatchError
+
+
+class UsageError(Exception):
+    """The command line asks for something that makes no sense."""
+
+
+class NotFoundError(LookupError):
+    pass
+
+
+HANDLED = (
+    UsageError,
+    NotFoundError,
+    MissingPathError,
+    CollectionNotFoundError,
+    IndexMismatchError,
+    IndexLockedError,
+    UnknownEmbedderError,
+    ModelNotInstalledError,
+    ValidationError,
+    OperationalError,
+    click.ClickException,
+    ValueError,
+)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, click.ClickException):
+        return exc.format_message()
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"CITEWISE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        return f"invalid configuration: {problems}"
+    if isinstance(exc, OperationalError):
+        return f"cannot use the database: {str(exc.orig).strip().splitlines()[0]}"
+    if isinstance(exc, CollectionNotFoundError | NotFoundError):
+        return str(exc.args[0]) if exc.args else str(exc)
+    return str(exc)
+
+
+def exit_code(exc: BaseException) -> int:
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code
+    if isinstance(exc, UsageError | ValueError):
+        return 2
+    return 1

@@ -1,0 +1,153 @@
+"""The ``citewise`` command line: ingest, search, status, delete, reindex."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.cli import errors, render
+from app.services import build_knowledge_base, build_pipeline
+from app.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="citewise",
+    help="Ask questions of your own documents, with every answer cited. Runs fully offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+CollectionOption = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")]
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    collection: CollectionOption = None,
+    include: Annotated[list[str], typer.Option("--include", help="Only files matching this glob.")] = [],  # noqa: B006
+    exclude: Annotated[list[str], typer.Option("--exclude", help="Skip files matching this glob.")] = [],  # noqa: B006
+    sync: Annotated[bool, typer.Option("--sync", help="Remove documents whose files are gone.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Parse, chunk and embed documents; unchanged files are skipped, changed ones replaced."""
+    from app.cli.progress import RichIngestProgress
+
+    settings = _settings()
+    with build_knowledge_base(settings) as kb:
+        kb.open(writable=True)
+        pipeline = build_pipeline(
+            settings, kb, collection=collection, include=tuple(include), exclude=tuple(exclude), sync=sync
+        )
+        if quiet or not console.is_terminal:
+            report = pipeline.run(paths)
+        else:
+            with RichIngestProgress(console) as progress:
+                report = pipeline.run(paths, progress)
+    render.print_ingest_report(console, report)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many passages.")] = 5,
+    collection: Annotated[
+        list[str], typer.Option("--collection", "-c", help="Restrict to these collections.")
+    ] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Find the passages most relevant to a query."""
+    from retriever.search import search as run_search
+
+    with build_knowledge_base(_settings()) as kb:
+        kb.open()
+        hits = run_search(kb, query, k=k, collections=collection or None)
+    if as_json:
+        print(render.hits_json(query, hits))
+    else:
+        render.print_hits(console, query, hits)
+
+
+@app.command()
+def status() -> None:
+    """Collections, document and chunk counts, and whether the index matches the database."""
+    settings = _settings()
+    with build_knowledge_base(settings) as kb:
+        report = kb.open()
+        stats = kb.collection_stats()
+    render.print_status(console, stats, report, settings.embedder, _redact(settings.resolved_database_url))
+
+
+@app.command()
+def delete(
+    targets: Annotated[
+        list[str], typer.Argument(help="Document ids, file paths or folders (everything under it).")
+    ] = [],  # noqa: B006
+    collection: CollectionOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before deleting a collection.")
+    ] = False,
+) -> None:
+    """Delete documents, or a whole collection when only --collection is given."""
+    from app.cli.deletion import delete_collection, delete_targets
+
+    settings = _settings()
+    if not targets and not collection:
+        raise errors.UsageError("name documents to delete, or --collection NAME to delete a whole collection")
+    with build_knowledge_base(settings) as kb:
+        kb.open(writable=True)
+        if targets:
+            count = delete_targets(kb, targets, collection)
+            console.print(f"Deleted {count} document(s).")
+        else:
+            assert collection is not None
+            if not yes and not typer.confirm(f"Delete collection {collection!r} and all its documents?"):
+                raise typer.Exit(1)
+            count = delete_collection(kb, collection)
+            console.print(f"Deleted collection {collection!r} ({count} document(s)).")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the vector index from the stored chunks with the configured embedder."""
+    from app.cli.progress import task_progress
+
+    settings = _settings()
+    with build_knowledge_base(settings) as kb, task_progress(console, "reindex") as progress:
+        kb.open(writable=True, rebuild=True, repair_progress=progress)
+        count = len(kb.index)
+    console.print(f"Reindexed {count} chunks with embedder {settings.embedder!r}.")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except errors.HANDLED as exc:
+        err_console.print(f"[red]error:[/] {errors.describe(exc)}", highlight=False)
+        sys.exit(errors.exit_code(exc))
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted[/]: everything written so far is saved; run the command again to continue"
+        )
+        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

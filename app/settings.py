@@ -1,0 +1,61 @@
+"""The one settings object: environment variables prefixed ``CITEWISE_`` and an optional ``.env``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """XDG data dir, so the index and database survive reinstalls of the code."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "citewise"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITEWISE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Index files, database, caches.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to a SQLite file in the data dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    embedder: str = Field(default="minilm", description="Embedder name from the registry, or module:factory.")
+    chunk_tokens: int = Field(default=200, ge=32, le=2048, description="Token budget of one chunk.")
+    chunk_overlap: int = Field(default=30, ge=0, description="Tokens repeated between neighbouring chunks.")
+    embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    max_file_mb: float = Field(default=50.0, gt=0, description="Larger files are skipped with a reason.")
+    default_collection: str = "default"
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _overlap_below_budget(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'citewise.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

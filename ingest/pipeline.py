@@ -1,0 +1,255 @@
+"""The ingest pipeline: discover → read → parse → chunk → embed → store.
+
+Documents are embedded in batches that span files (small files would waste the embedder on tiny
+batches) and written one batch per transaction. A failure in one file is recorded and the rest go
+on; an interrupt leaves every written batch complete and the index saved, so the next run skips
+what is done and picks up the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select
+
+from ingest.chunking import Chunker
+from ingest.discovery import SourceFile, discover, under_roots
+from ingest.document import LoaderError
+from ingest.jobs import FileError, JobRecorder, JobTally
+from ingest.loaders import load_file
+from retriever.db.models import Document, JobStatus
+from retriever.document_writer import canonical_hashes
+from retriever.knowledge_base import KnowledgeBase
+from retriever.types import PreparedChunk, PreparedDocument, embedding_text
+
+
+class IngestProgress(Protocol):
+    def start(self, total_files: int) -> None: ...
+    def file_done(self, source: SourceFile, outcome: str, chunks: int) -> None: ...
+    def embedded(self, chunks: int) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total_files: int) -> None: ...
+    def file_done(self, source: SourceFile, outcome: str, chunks: int) -> None: ...
+    def embedded(self, chunks: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    collection: str = "default"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    sync: bool = False
+    max_file_bytes: int = 50 * 1024 * 1024
+    batch_chunks: int = 256  # chunks embedded per call and written per transaction
+    save_every_seconds: float = 60.0
+
+
+@dataclass(slots=True)
+class IngestReport:
+    job_id: int
+    status: JobStatus
+    counts: dict[str, int]
+    errors: list[FileError]
+    seconds: float
+    embed_seconds: float
+    chunks_embedded: int = 0
+    interrupted: bool = False
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pending:
+    document: PreparedDocument
+    source: SourceFile
+    outcome: str  # "added" or "updated"
+    to_embed: list[int]  # chunk ordinals that need a vector
+    texts: list[str]
+
+
+class IngestPipeline:
+    def __init__(self, kb: KnowledgeBase, chunker: Chunker, options: IngestOptions) -> None:
+        self.kb = kb
+        self.chunker = chunker
+        self.options = options
+        self.tally = JobTally()
+        self.embed_seconds = 0.0
+        self._pending: list[_Pending] = []
+        self._last_save = time.monotonic()
+
+    def run(self, paths: Sequence[Path], progress: IngestProgress | None = None) -> IngestReport:
+        progress = progress or _NoProgress()
+        started = time.perf_counter()
+        collection = self.kb.collection(self.options.collection, create=True)
+        recorder = JobRecorder(self.kb)
+        job_id = recorder.start(collection.id, [str(p) for p in paths])
+        status = JobStatus.FAILED
+        try:
+            sources = discover(paths, self.options.include, self.options.exclude)
+            known = self._known_documents(collection.id)
+            progress.start(len(sources))
+            for source in sources:
+                self.tally.counts["files"] += 1
+                outcome, chunks = self._prepare(source, collection.id, known.get(source.uri))
+                if outcome in ("unchanged", "skipped"):
+                    progress.file_done(source, outcome, chunks)
+                if self._pending_chunks() >= self.options.batch_chunks:
+                    self._flush(progress)
+                    self._maybe_save()
+                    recorder.update(self.tally)
+            self._flush(progress)
+            if self.options.sync:
+                self._sync(collection.id, paths, {s.uri for s in sources})
+            status = JobStatus.COMPLETED
+        except KeyboardInterrupt:
+            status = JobStatus.INTERRUPTED
+            raise
+        finally:
+            self.kb.save()
+            recorder.update(self.tally, status)
+        return IngestReport(
+            job_id=job_id,
+            status=status,
+            counts=dict(self.tally.counts),
+            errors=list(self.tally.errors),
+            seconds=time.perf_counter() - started,
+            embed_seconds=self.embed_seconds,
+            chunks_embedded=self.tally.counts.get("chunks_embedded", 0),
+        )
+
+    # -- per file ----------------------------------------------------------------------------------
+
+    def _prepare(
+        self, source: SourceFile, collection_id: int, known: tuple[int, str] | None
+    ) -> tuple[str, int]:
+        try:
+            size = source.path.stat().st_size
+            if size > self.options.max_file_bytes:
+                limit_mb = self.options.max_file_bytes / 1024 / 1024
+                raise LoaderError(f"file is {size / 1024 / 1024:.1f} MB, over the {limit_mb:.0f} MB limit")
+            data = source.path.read_bytes()
+            content_hash = hashlib.sha256(data).hexdigest()
+            if known is not None and known[1] == content_hash:
+                self.tally.counts["unchanged"] += 1
+                return "unchanged", 0
+            parsed = load_file(source.path, data)
+            spans = self.chunker.chunk(parsed)
+            if not spans:
+                raise LoaderError("no text to index")
+        except LoaderError as exc:
+            return self._skip(source, str(exc))
+        except OSError as exc:
+            return self._skip(source, f"cannot read: {exc.strerror or exc}")
+        except Exception as exc:  # a parser bug must not end the whole ingest
+            return self._skip(source, f"unexpected error: {type(exc).__name__}: {exc}")
+
+        chunks = [
+            PreparedChunk(
+                ordinal=i,
+                text=parsed.text[span.char_start : span.char_end],
+                char_start=span.char_start,
+                char_end=span.char_end,
+                token_count=span.token_count,
+                heading_path=list(span.heading_path),
+                page=span.page,
+            )
+            for i, span in enumerate(spans)
+        ]
+        mtime = datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
+        document = PreparedDocument(
+            collection_id=collection_id,
+            source_uri=source.uri,
+            title=parsed.title or source.path.stem,
+            mime_type=parsed.mime_type,
+            size_bytes=size,
+            content_hash=content_hash,
+            chunks=chunks,
+            modified_at=mtime,
+            metadata={**parsed.metadata, **({"warnings": parsed.warnings} if parsed.warnings else {})},
+        )
+        to_embed = self._chunks_needing_vectors(document, known[0] if known else None)
+        texts = [embedding_text(document.title, chunks[i].heading_path, chunks[i].text) for i in to_embed]
+        self._pending.append(_Pending(document, source, "updated" if known else "added", to_embed, texts))
+        return "pending", len(chunks)
+
+    def _skip(self, source: SourceFile, reason: str) -> tuple[str, int]:
+        self.tally.counts["skipped"] += 1
+        self.tally.errors.append(FileError(source.uri, reason))
+        return "skipped", 0
+
+    def _chunks_needing_vectors(self, document: PreparedDocument, document_id: int | None) -> list[int]:
+        """Exact duplicates of chunks already stored (or earlier in this batch) are not embedded again."""
+        with self.kb.session() as session:
+            stored = canonical_hashes(
+                session, document.collection_id, (c.content_hash for c in document.chunks), document_id
+            )
+        batch = {c.content_hash for p in self._pending for c in p.document.chunks}
+        seen = stored | batch
+        needed: list[int] = []
+        for chunk in document.chunks:
+            if chunk.content_hash not in seen:
+                needed.append(chunk.ordinal)
+                seen.add(chunk.content_hash)
+        return needed
+
+    # -- batches -----------------------------------------------------------------------------------
+
+    def _pending_chunks(self) -> int:
+        return sum(len(p.to_embed) for p in self._pending)
+
+    def _flush(self, progress: IngestProgress) -> None:
+        if not self._pending:
+            return
+        texts = [t for p in self._pending for t in p.texts]
+        began = time.perf_counter()
+        vectors = self.kb.embedder.embed_documents(texts)
+        self.embed_seconds += time.perf_counter() - began
+        row = 0
+        for pending in self._pending:
+            for ordinal in pending.to_embed:
+                pending.document.vectors[ordinal] = vectors[row]
+                row += 1
+        delta = self.kb.write([p.document for p in self._pending])
+        self.tally.counts["chunks_embedded"] += len(texts)
+        self.tally.counts["chunks_added"] += delta.chunks_added
+        self.tally.counts["chunks_removed"] += delta.chunks_removed
+        progress.embedded(len(texts))
+        for pending in self._pending:
+            self.tally.counts[pending.outcome] += 1
+            progress.file_done(pending.source, pending.outcome, len(pending.document.chunks))
+        self._pending = []
+
+    def _maybe_save(self) -> None:
+        if time.monotonic() - self._last_save >= self.options.save_every_seconds:
+            self.kb.save()
+            self._last_save = time.monotonic()
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+
+    def _known_documents(self, collection_id: int) -> dict[str, tuple[int, str]]:
+        with self.kb.session() as session:
+            rows = session.execute(
+                select(Document.source_uri, Document.id, Document.content_hash).where(
+                    Document.collection_id == collection_id
+                )
+            ).all()
+        return {uri: (doc_id, content_hash) for uri, doc_id, content_hash in rows}
+
+    def _sync(self, collection_id: int, paths: Sequence[Path], seen: set[str]) -> None:
+        roots = [p.expanduser().resolve() for p in paths]
+        gone = [
+            doc_id
+            for uri, (doc_id, _) in self._known_documents(collection_id).items()
+            if uri not in seen and under_roots(uri, roots) and not Path(uri).exists()
+        ]
+        if gone:
+            delta = self.kb.delete_documents(gone)
+            self.tally.counts["removed"] += len(gone)
+            self.tally.counts["chunks_removed"] += delta.chunks_removed

@@ -1,0 +1,109 @@
+"""Checking the vector index against the database, and repairing it.
+
+The database is the truth: every canonical chunk must have exactly one vector, and no vector may
+exist for a chunk that is gone. After a crash between a database commit and an index save, this is
+what brings the two back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from retriever.db.models import Chunk, Document
+from retriever.embedders.base import Embedder
+from retriever.index.vector_index import VectorIndex
+from retriever.types import embedding_text
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyReport:
+    database_chunks: int
+    index_vectors: int
+    missing: tuple[int, ...] = ()  # canonical chunks without a vector
+    orphans: tuple[int, ...] = ()  # vectors whose chunk is gone
+    full_check: bool = True
+    repaired: bool = False
+
+    @property
+    def consistent(self) -> bool:
+        return not self.missing and not self.orphans
+
+    def describe(self) -> str:
+        if self.consistent:
+            return f"consistent ({self.index_vectors} vectors)"
+        return f"{len(self.missing)} chunks without vectors, {len(self.orphans)} orphan vectors"
+
+
+def canonical_chunk_ids(session: Session) -> np.ndarray:
+    ids = session.execute(select(Chunk.id).where(Chunk.duplicate_of_id.is_(None))).scalars().all()
+    return np.asarray(ids, dtype=np.int64)
+
+
+def check(session_factory: sessionmaker[Session], index: VectorIndex) -> ConsistencyReport:
+    with session_factory() as session:
+        in_db = canonical_chunk_ids(session)
+    in_index = index.ids()
+    missing = np.setdiff1d(in_db, in_index, assume_unique=True)
+    orphans = np.setdiff1d(in_index, in_db, assume_unique=True)
+    return ConsistencyReport(
+        database_chunks=len(in_db),
+        index_vectors=len(in_index),
+        missing=tuple(int(i) for i in missing),
+        orphans=tuple(int(i) for i in orphans),
+    )
+
+
+def embed_chunks(
+    session_factory: sessionmaker[Session],
+    index: VectorIndex,
+    embedder: Embedder,
+    chunk_ids: list[int],
+    batch_size: int = 256,
+    progress: Progress | None = None,
+) -> int:
+    """(Re-)embed the given canonical chunks from their stored text and put them in the index."""
+    done = 0
+    for start in range(0, len(chunk_ids), batch_size):
+        batch = chunk_ids[start : start + batch_size]
+        with session_factory() as session:
+            rows = session.execute(
+                select(Chunk.id, Chunk.text, Chunk.heading_path, Document.title)
+                .join(Document, Document.id == Chunk.document_id)
+                .where(Chunk.id.in_(batch), Chunk.duplicate_of_id.is_(None))
+            ).all()
+        if rows:
+            texts = [
+                embedding_text(title, heading_path or [], text or "") for _, text, heading_path, title in rows
+            ]
+            index.add([row[0] for row in rows], embedder.embed_documents(texts))
+        done += len(batch)
+        if progress:
+            progress(done, len(chunk_ids))
+    return done
+
+
+def repair(
+    session_factory: sessionmaker[Session],
+    index: VectorIndex,
+    embedder: Embedder,
+    report: ConsistencyReport,
+    progress: Progress | None = None,
+) -> ConsistencyReport:
+    index.remove(np.asarray(report.orphans, dtype=np.int64))
+    embed_chunks(session_factory, index, embedder, list(report.missing), progress=progress)
+    after = check(session_factory, index)
+    return ConsistencyReport(
+        database_chunks=after.database_chunks,
+        index_vectors=after.index_vectors,
+        missing=after.missing,
+        orphans=after.orphans,
+        full_check=True,
+        repaired=True,
+    )

@@ -1,0 +1,79 @@
+"""An in-memory FAISS index whose ids are chunk primary keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import faiss
+import numpy as np
+
+
+def as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(
+        np.fromiter(ids, dtype=np.int64) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64
+    )
+
+
+class VectorIndex:
+    """Exact inner-product search (cosine on normalised vectors) over ``IndexIDMap2``.
+
+    ``IndexIDMap2`` keeps an id -> vector map, so vectors can be reconstructed and the id set listed,
+    which the consistency check against the database needs.
+    """
+
+    kind = "flat-ip"
+
+    def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
+        self.dimension = dimension
+        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        if self._index.d != dimension:
+            raise ValueError(f"index dimension {self._index.d} does not match {dimension}")
+
+    @property
+    def faiss_index(self) -> faiss.Index:
+        return self._index
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+
+    def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
+        id_array = as_ids(ids)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(id_array), self.dimension)
+        if len(id_array) == 0:
+            return
+        if len(np.unique(id_array)) != len(id_array):
+            raise ValueError("duplicate ids in one add")
+        self.remove(id_array)  # re-adding an id replaces its vector instead of duplicating it
+        self._index.add_with_ids(vectors, id_array)
+
+    def remove(self, ids: Iterable[int] | np.ndarray) -> int:
+        id_array = as_ids(ids)
+        if len(id_array) == 0 or len(self) == 0:
+            return 0
+        return int(self._index.remove_ids(faiss.IDSelectorBatch(id_array)))
+
+    def reconstruct(self, chunk_id: int) -> np.ndarray:
+        return self._index.reconstruct(int(chunk_id))
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query row; ids are -1 where fewer than k match.
+
+        ``allowed_ids`` restricts the search inside FAISS, so a filter never starves the top k.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        if len(self) == 0 or k <= 0:
+            empty = np.full((len(queries), max(k, 0)), -1, dtype=np.int64)
+            return np.zeros(empty.shape, dtype=np.float32), empty
+        params = None
+        if allowed_ids is not None:
+            if len(allowed_ids) == 0:
+                empty = np.full((len(queries), k), -1, dtype=np.int64)
+                return np.zeros(empty.shape, dtype=np.float32), empty
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(as_ids(allowed_ids)))
+        scores, ids = self._index.search(queries, k, params=params)
+        return scores, ids

