@@ -15,7 +15,9 @@ import tests.fakes  # noqa: F401  (registers the fake embedders)
 from retriever.knowledge_base import KnowledgeBase
 from tests.fakes import HashingEmbedder
 
-POSTGRES_ADMIN_URL = os.environ.get("CITEWISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CITEWISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +43,9 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # the suite promises real PostgreSQL coverage: fail loudly, never skip
-        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not usable ({exc}); start it with .ci/run's command")
+        pytest.fail(
+            f"PostgreSQL at {POSTGRES_ADMIN_URL} is not usable ({exc}); start it with .ci/run's command"
+        )
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         yield url

@@ -54,3 +54,18 @@ class OtherHashingEmbedder(HashingEmbedder):
 
 register_embedder(HashingEmbedder.name, HashingEmbedder)
 register_embedder(OtherHashingEmbedder.name, OtherHashingEmbedder)
+
+
+class SlowHashingEmbedder(HashingEmbedder):
+    """Sleeps per call (``CITEWISE_TEST_EMBED_DELAY`` seconds) so a test can interrupt an ingest mid-run."""
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        import os
+        import time
+
+        time.sleep(float(os.environ.get("CITEWISE_TEST_EMBED_DELAY", "0.5")))
+        return super().embed_documents(texts)
+
+
+def slow_embedder() -> SlowHashingEmbedder:
+    return SlowHashingEmbedder()

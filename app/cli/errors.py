@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import click
+import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
@@ -32,14 +32,16 @@ HANDLED = (
     ModelNotInstalledError,
     ValidationError,
     OperationalError,
-    click.ClickException,
     ValueError,
 )
 
 
+def is_command_line_error(exc: BaseException) -> bool:
+    """Typer's own parsing errors (it vendors click, so they are only reachable through its base)."""
+    return isinstance(exc, typer.TyperException) and hasattr(exc, "show")
+
+
 def describe(exc: BaseException) -> str:
-    if isinstance(exc, click.ClickException):
-        return exc.format_message()
     if isinstance(exc, ValidationError):
         problems = "; ".join(
             f"CITEWISE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
@@ -53,8 +55,8 @@ def describe(exc: BaseException) -> str:
 
 
 def exit_code(exc: BaseException) -> int:
-    if isinstance(exc, click.ClickException):
-        return exc.exit_code
+    if isinstance(exc, UnknownEmbedderError | ValidationError):
+        return 1  # configuration, not the command line
     if isinstance(exc, UsageError | ValueError):
         return 2
     return 1

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from app.cli import errors, render
 from app.services import build_knowledge_base, build_pipeline
@@ -137,14 +138,21 @@ def _redact(url: str) -> str:
 def main() -> None:
     try:
         code = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        if not errors.is_command_line_error(exc):
+            raise
+        exc.show()  # type: ignore[attr-defined]  # usage line, hint and the problem
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
     except errors.HANDLED as exc:
-        err_console.print(f"[red]error:[/] {errors.describe(exc)}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(errors.describe(exc))}", highlight=False, soft_wrap=True)
         sys.exit(errors.exit_code(exc))
-    except KeyboardInterrupt:
+    if code == 130:  # typer turns Ctrl-C into this exit code
         err_console.print(
             "[yellow]interrupted[/]: everything written so far is saved; run the command again to continue"
         )
-        sys.exit(130)
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -70,8 +70,10 @@ def print_hits(console: Console, query: str, hits: list[SearchHit], snippet_char
         console.print(
             f"[bold cyan]{hit.rank}.[/] [bold]{escape(hit.title)}[/]  [dim]score {hit.score:.3f}[/]"
         )
+        # soft_wrap: a path must stay one unbroken line so it can be copied or piped.
         console.print(
-            f"   [green]{escape(hit.source_uri)}[/]" + (f"  [dim]{escape(where)}[/]" if where else "")
+            f"   [green]{escape(hit.source_uri)}[/]" + (f"  [dim]{escape(where)}[/]" if where else ""),
+            soft_wrap=True,
         )
         snippet = " ".join(hit.text.split())
         if len(snippet) > snippet_chars:

@@ -239,4 +239,6 @@ def test_vectors_missing_from_a_write_are_embedded_from_stored_text(make_kb) -> 
     assert search(kb, "embedded later", k=1)[0].text == "embedded later by the store"
     with kb.session() as session:
         assert session.execute(select(func.count()).select_from(Chunk)).scalar_one() == 1
-    np.testing.assert_allclose(np.linalg.norm(kb.index.reconstruct(next(iter(canonical_ids(kb))))), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.norm(kb.index.reconstruct(next(iter(canonical_ids(kb))))), 1.0, rtol=1e-5
+    )
