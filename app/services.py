@@ -30,6 +30,7 @@ def build_pipeline(
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     sync: bool = False,
+    force: bool = False,
 ) -> IngestPipeline:
     chunker = Chunker(kb.embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
     options = IngestOptions(
@@ -37,7 +38,9 @@ def build_pipeline(
         include=include,
         exclude=exclude,
         sync=sync,
+        force=force,
         max_file_bytes=settings.max_file_bytes,
         batch_chunks=max(settings.embed_batch_size * 4, 64),
+        skip_dirs=(settings.data_dir,),
     )
     return IngestPipeline(kb, chunker, options)

@@ -62,6 +62,7 @@ class Chunker:
         pending: list[_Unit] = []
         pending_path: tuple[str, ...] = ()
         pending_page: int | None = None
+        pending_has_body = False
 
         for section in _sections(document.blocks):
             units = self._units(text, section.blocks)
@@ -73,10 +74,12 @@ class Chunker:
             if pending and not small_carry:
                 spans.append((pending[0].start, pending[-1].end, pending_path, pending_page))
                 pending = []
-            if pending:
+            if pending and pending_has_body:
                 pending_path = _common_prefix(pending_path, section.heading_path)
-            else:
+            else:  # nothing pending, or only bare parent headings: the chunk is about this section
                 pending_path, pending_page = section.heading_path, section.page
+            has_body = any(block.kind != BlockKind.HEADING for block in section.blocks)
+            pending_has_body = (pending_has_body and bool(pending)) or has_body
             pending, pending_path = self._pack(units, pending, spans, pending_path, section)
 
         if pending:

@@ -29,13 +29,18 @@ def _matches(relative: str, patterns: Sequence[str]) -> bool:
 
 
 def discover(
-    paths: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = ()
+    paths: Sequence[Path],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    skip_dirs: Sequence[Path] = (),
 ) -> list[SourceFile]:
     """Files under ``paths`` (recursively, hidden files and folders skipped), sorted, de-duplicated.
 
     A pattern with a ``/`` matches the path relative to the root; one without matches the file name.
-    A file named directly on the command line is always taken, unless excluded.
+    A file named directly on the command line is always taken, unless excluded. ``skip_dirs`` (the
+    data dir) are never walked, so Citewise does not ingest its own database and index files.
     """
+    skipped = {d.resolve() for d in skip_dirs}
     found: dict[Path, SourceFile] = {}
     for root in paths:
         root = root.expanduser()
@@ -47,7 +52,9 @@ def discover(
                 found.setdefault(root, SourceFile(root, root.name))
             continue
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            dirs[:] = sorted(
+                d for d in dirs if not d.startswith(".") and (Path(folder) / d).resolve() not in skipped
+            )
             for name in files:
                 if name.startswith("."):
                     continue

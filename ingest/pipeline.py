@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +25,7 @@ from ingest.jobs import FileError, JobRecorder, JobTally
 from ingest.loaders import load_file
 from retriever.db.models import Document, JobStatus
 from retriever.document_writer import canonical_hashes
+from retriever.interrupts import StopRequest
 from retriever.knowledge_base import KnowledgeBase
 from retriever.types import PreparedChunk, PreparedDocument, embedding_text
 
@@ -50,6 +51,8 @@ class IngestOptions:
     max_file_bytes: int = 50 * 1024 * 1024
     batch_chunks: int = 256  # chunks embedded per call and written per transaction
     save_every_seconds: float = 60.0
+    skip_dirs: tuple[Path, ...] = ()  # never walked (the data dir)
+    force: bool = False  # re-parse and re-chunk unchanged files too (after changing chunk settings)
 
 
 @dataclass(slots=True)
@@ -60,9 +63,13 @@ class IngestReport:
     errors: list[FileError]
     seconds: float
     embed_seconds: float
+    model_load_seconds: float = 0.0
     chunks_embedded: int = 0
-    interrupted: bool = False
-    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chunks_per_second(self) -> float:
+        working = self.seconds - self.model_load_seconds
+        return self.chunks_embedded / working if working > 0 else 0.0
 
 
 @dataclass(slots=True)
@@ -81,6 +88,8 @@ class IngestPipeline:
         self.options = options
         self.tally = JobTally()
         self.embed_seconds = 0.0
+        self.model_load_seconds = 0.0
+        self._warmed_up = False
         self._pending: list[_Pending] = []
         self._last_save = time.monotonic()
 
@@ -92,19 +101,13 @@ class IngestPipeline:
         job_id = recorder.start(collection.id, [str(p) for p in paths])
         status = JobStatus.FAILED
         try:
-            sources = discover(paths, self.options.include, self.options.exclude)
+            sources = discover(paths, self.options.include, self.options.exclude, self.options.skip_dirs)
             known = self._known_documents(collection.id)
             progress.start(len(sources))
-            for source in sources:
-                self.tally.counts["files"] += 1
-                outcome, chunks = self._prepare(source, collection.id, known.get(source.uri))
-                if outcome in ("unchanged", "skipped"):
-                    progress.file_done(source, outcome, chunks)
-                if self._pending_chunks() >= self.options.batch_chunks:
-                    self._flush(progress)
-                    self._maybe_save()
-                    recorder.update(self.tally)
-            self._flush(progress)
+            with StopRequest() as stop:
+                self._ingest(sources, collection.id, known, progress, recorder, stop)
+            if stop.requested:
+                raise KeyboardInterrupt
             if self.options.sync:
                 self._sync(collection.id, paths, {s.uri for s in sources})
             status = JobStatus.COMPLETED
@@ -114,13 +117,42 @@ class IngestPipeline:
         finally:
             self.kb.save()
             recorder.update(self.tally, status)
+        return self._report(job_id, status, time.perf_counter() - started)
+
+    def _ingest(
+        self,
+        sources: list[SourceFile],
+        collection_id: int,
+        known: dict[str, tuple[int, str]],
+        progress: IngestProgress,
+        recorder: JobRecorder,
+        stop: StopRequest,
+    ) -> None:
+        """The file loop; on a stop request, batches already written stay, the pending one is dropped."""
+        for source in sources:
+            if stop.requested:
+                self._pending = []
+                return
+            self.tally.counts["files"] += 1
+            outcome, chunks = self._prepare(source, collection_id, known.get(source.uri))
+            if outcome in ("unchanged", "skipped"):
+                progress.file_done(source, outcome, chunks)
+            if self._pending_chunks() >= self.options.batch_chunks and not stop.requested:
+                self._flush(progress)
+                self._maybe_save()
+                recorder.update(self.tally)
+        if not stop.requested:
+            self._flush(progress)
+
+    def _report(self, job_id: int, status: JobStatus, seconds: float) -> IngestReport:
         return IngestReport(
             job_id=job_id,
             status=status,
             counts=dict(self.tally.counts),
             errors=list(self.tally.errors),
-            seconds=time.perf_counter() - started,
+            seconds=seconds,
             embed_seconds=self.embed_seconds,
+            model_load_seconds=self.model_load_seconds,
             chunks_embedded=self.tally.counts.get("chunks_embedded", 0),
         )
 
@@ -136,7 +168,7 @@ class IngestPipeline:
                 raise LoaderError(f"file is {size / 1024 / 1024:.1f} MB, over the {limit_mb:.0f} MB limit")
             data = source.path.read_bytes()
             content_hash = hashlib.sha256(data).hexdigest()
-            if known is not None and known[1] == content_hash:
+            if known is not None and known[1] == content_hash and not self.options.force:
                 self.tally.counts["unchanged"] += 1
                 return "unchanged", 0
             parsed = load_file(source.path, data)
@@ -208,6 +240,11 @@ class IngestPipeline:
         if not self._pending:
             return
         texts = [t for p in self._pending for t in p.texts]
+        if not self._warmed_up:  # loading the model is not embedding work: time it apart
+            began = time.perf_counter()
+            self.kb.embedder.warm_up()
+            self.model_load_seconds = time.perf_counter() - began
+            self._warmed_up = True
         began = time.perf_counter()
         vectors = self.kb.embedder.embed_documents(texts)
         self.embed_seconds += time.perf_counter() - began

@@ -23,8 +23,9 @@ from retriever.db.engine import make_engine, make_session_factory, migrate
 from retriever.db.models import Chunk, Collection, Document, KbState
 from retriever.document_writer import IndexDelta, bump_generation, delete_document, write_document
 from retriever.embedders.base import Embedder
-from retriever.index.persistence import IndexLockedError, IndexManifest, IndexStore
+from retriever.index.persistence import IndexCorruptError, IndexLockedError, IndexManifest, IndexStore
 from retriever.index.vector_index import VectorIndex
+from retriever.interrupts import deferred_interrupts
 from retriever.types import PreparedDocument
 
 
@@ -57,6 +58,7 @@ class KnowledgeBase:
         self._dirty = False
         self._lock_context: contextlib.AbstractContextManager[None] | None = None
         self.last_report: ConsistencyReport | None = None
+        self.load_problem: str | None = None  # why the saved index could not be used, if it could not
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -159,21 +161,22 @@ class KnowledgeBase:
             return [CollectionStats(c.name, docs.get(c.id, 0), chunks.get(c.id, 0)) for c in collections]
 
     def delete_collection(self, name: str) -> int:
-        with self.sessions.begin() as session:
-            collection = session.execute(
-                select(Collection).where(Collection.name == name)
-            ).scalar_one_or_none()
-            if collection is None:
-                raise CollectionNotFoundError(f"no collection named {name!r}")
-            chunk_ids = set(
-                session.execute(select(Chunk.id).where(Chunk.collection_id == collection.id)).scalars()
-            )
-            documents = session.execute(
-                select(func.count()).where(Document.collection_id == collection.id)
-            ).scalar_one()
-            session.delete(collection)
-            generation = bump_generation(session)
-        self._apply(IndexDelta(remove=chunk_ids, chunks_removed=len(chunk_ids)), generation)
+        with deferred_interrupts():  # the commit and the index update happen together
+            with self.sessions.begin() as session:
+                collection = session.execute(
+                    select(Collection).where(Collection.name == name)
+                ).scalar_one_or_none()
+                if collection is None:
+                    raise CollectionNotFoundError(f"no collection named {name!r}")
+                chunk_ids = set(
+                    session.execute(select(Chunk.id).where(Chunk.collection_id == collection.id)).scalars()
+                )
+                documents = session.execute(
+                    select(func.count()).where(Document.collection_id == collection.id)
+                ).scalar_one()
+                session.delete(collection)
+                generation = bump_generation(session)
+            self._apply(IndexDelta(remove=chunk_ids, chunks_removed=len(chunk_ids)), generation)
         return int(documents)
 
     # -- documents ---------------------------------------------------------------------------------
@@ -181,23 +184,27 @@ class KnowledgeBase:
     def write(self, documents: list[PreparedDocument]) -> IndexDelta:
         """Store documents (new or new versions) in one transaction, then update the index."""
         total = IndexDelta()
-        with self.sessions.begin() as session:
-            for prepared in documents:
-                _, delta = write_document(session, prepared)
-                total.merge(delta)
-            generation = bump_generation(session)
-        settled = total.settled()
-        self._apply(settled, generation)
+        with deferred_interrupts():  # the commit and the index update happen together
+            with self.sessions.begin() as session:
+                for prepared in documents:
+                    _, delta = write_document(session, prepared)
+                    total.merge(delta)
+                generation = bump_generation(session)
+            settled = total.settled()
+            self._apply(settled, generation)
         return settled
 
     def delete_documents(self, document_ids: list[int]) -> IndexDelta:
         total = IndexDelta()
-        with self.sessions.begin() as session:
-            for document in session.execute(select(Document).where(Document.id.in_(document_ids))).scalars():
-                total.merge(delete_document(session, document))
-            generation = bump_generation(session)
-        settled = total.settled()
-        self._apply(settled, generation)
+        with deferred_interrupts():  # the commit and the index update happen together
+            with self.sessions.begin() as session:
+                for document in session.execute(
+                    select(Document).where(Document.id.in_(document_ids))
+                ).scalars():
+                    total.merge(delete_document(session, document))
+                generation = bump_generation(session)
+            settled = total.settled()
+            self._apply(settled, generation)
         return settled
 
     def _apply(self, delta: IndexDelta, generation: int) -> None:
@@ -238,19 +245,26 @@ class KnowledgeBase:
             return state.database_uid, state.generation
 
     def _load_index(self) -> None:
-        manifest = self.store.read_manifest()
-        if manifest is None:
-            self._index = VectorIndex(self.embedder.dimension)
-            self._manifest = None
-            return
+        """Load the saved index; a damaged one is set aside and rebuilt from the database."""
+        self.load_problem = None
+        try:
+            manifest = self.store.read_manifest()
+            if manifest is not None:
+                self._check_embedder(manifest)
+                self._index, self._manifest = self.store.load(manifest), manifest
+                return
+        except IndexCorruptError as exc:
+            self.load_problem = f"{exc}; rebuilding it from the database"
+        self._index = VectorIndex(self.embedder.dimension)
+        self._manifest = None
+
+    def _check_embedder(self, manifest: IndexManifest) -> None:
         if manifest.embedder != self.embedder.name or manifest.dimension != self.embedder.dimension:
             raise IndexMismatchError(
                 f"the index in {self.store.directory} was built with embedder {manifest.embedder!r} "
                 f"({manifest.dimension}-d) but the configured embedder is {self.embedder.name!r} "
                 f"({self.embedder.dimension}-d); run `citewise reindex` to rebuild it"
             )
-        self._index = self.store.load(manifest)
-        self._manifest = manifest
 
     def _quick_check(self, db_generation: int) -> ConsistencyReport | None:
         """Trust the manifest when it was saved at exactly this database's current state."""

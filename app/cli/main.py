@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,12 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.cli import errors, render
+from app.cli.jobs import recent_jobs
 from app.services import build_knowledge_base, build_pipeline
 from app.settings import Settings, get_settings
+from retriever.consistency import ConsistencyReport
+from retriever.knowledge_base import KnowledgeBase
 
 app = typer.Typer(
     name="citewise",
-    help="Ask questions of your own documents, with every answer cited. Runs fully offline.",
+    help="Ingest and search your own documents, fully offline. (Cited answers: see the roadmap.)",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -38,6 +42,10 @@ def ingest(
     include: Annotated[list[str], typer.Option("--include", help="Only files matching this glob.")] = [],  # noqa: B006
     exclude: Annotated[list[str], typer.Option("--exclude", help="Skip files matching this glob.")] = [],  # noqa: B006
     sync: Annotated[bool, typer.Option("--sync", help="Remove documents whose files are gone.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Re-chunk and re-embed unchanged files too (after changing settings)."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Parse, chunk and embed documents; unchanged files are skipped, changed ones replaced."""
@@ -47,7 +55,13 @@ def ingest(
     with build_knowledge_base(settings) as kb:
         kb.open(writable=True)
         pipeline = build_pipeline(
-            settings, kb, collection=collection, include=tuple(include), exclude=tuple(exclude), sync=sync
+            settings,
+            kb,
+            collection=collection,
+            include=tuple(include),
+            exclude=tuple(exclude),
+            sync=sync,
+            force=force,
         )
         if quiet or not console.is_terminal:
             report = pipeline.run(paths)
@@ -67,10 +81,13 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Find the passages most relevant to a query."""
+    from app.cli.progress import task_progress
     from retriever.search import search as run_search
 
     with build_knowledge_base(_settings()) as kb:
-        kb.open()
+        with task_progress(err_console, "repairing index") as repair:
+            report = kb.open(repair_progress=repair)
+        _warn_about_index(kb, report)
         hits = run_search(kb, query, k=k, collections=collection or None)
     if as_json:
         print(render.hits_json(query, hits))
@@ -79,13 +96,23 @@ def search(
 
 
 @app.command()
-def status() -> None:
+def status(
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=0, max=100, help="Also list the last N ingest jobs and their errors.")
+    ] = 0,
+) -> None:
     """Collections, document and chunk counts, and whether the index matches the database."""
+    from app.cli.progress import task_progress
+
     settings = _settings()
-    with build_knowledge_base(settings) as kb:
-        report = kb.open()
+    with build_knowledge_base(settings) as kb, task_progress(err_console, "repairing index") as repair:
+        report = kb.open(repair_progress=repair)
+        _warn_about_index(kb, report)
         stats = kb.collection_stats()
+        recent = recent_jobs(kb, jobs) if jobs else []
     render.print_status(console, stats, report, settings.embedder, _redact(settings.resolved_database_url))
+    if jobs:
+        render.print_jobs(console, recent)
 
 
 @app.command()
@@ -112,6 +139,7 @@ def delete(
         else:
             assert collection is not None
             if not yes and not typer.confirm(f"Delete collection {collection!r} and all its documents?"):
+                err_console.print("Nothing deleted.")
                 raise typer.Exit(1)
             count = delete_collection(kb, collection)
             console.print(f"Deleted collection {collection!r} ({count} document(s)).")
@@ -129,6 +157,17 @@ def reindex() -> None:
     console.print(f"Reindexed {count} chunks with embedder {settings.embedder!r}.")
 
 
+def _warn_about_index(kb: KnowledgeBase, report: ConsistencyReport) -> None:
+    if kb.load_problem:
+        err_console.print(f"[yellow]warning:[/] {escape(kb.load_problem)}", soft_wrap=True)
+    if not report.consistent:
+        err_console.print(
+            f"[yellow]warning:[/] the index is not in step with the database ({report.describe()}); "
+            "another citewise process is writing: results may miss its newest documents",
+            soft_wrap=True,
+        )
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -136,6 +175,8 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
+    # pypdf logs font warnings per page; a skipped or degraded file is reported in the summary instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:

@@ -51,17 +51,27 @@ class RichIngestProgress:
 
 @contextlib.contextmanager
 def task_progress(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
-    """A bar for any (done, total) callback, e.g. re-embedding during repair or reindex."""
-    with Progress(
+    """A bar for any (done, total) callback; shown only once the first update arrives."""
+    progress = Progress(
         TextColumn(f"[bold]{label}[/]"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-    ) as progress:
-        task = progress.add_task(label, total=None)
+        transient=True,
+    )
+    task = progress.add_task(label, total=None)
+    started = False
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            progress.start()
+            started = True
+        progress.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if started:
+            progress.stop()

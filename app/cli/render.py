@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ingest.pipeline import IngestReport
 from retriever.consistency import ConsistencyReport
+from retriever.db.models import IngestJob
 from retriever.knowledge_base import CollectionStats
 from retriever.types import SearchHit
 
@@ -30,22 +31,12 @@ def location(hit: SearchHit) -> str:
 def print_ingest_report(console: Console, report: IngestReport) -> None:
     counts = Counter(report.counts)
     table = Table(title=f"Ingest job {report.job_id}: {report.status}", show_header=True)
-    for column in (
-        "files",
-        "added",
-        "updated",
-        "unchanged",
-        "skipped",
-        "removed",
-        "chunks added",
-        "chunks/s",
-    ):
+    for column in ("files", "new", "changed", "same", "skipped", "removed", "chunks", "chunks/s"):
         table.add_column(column, justify="right")
-    rate = counts["chunks_embedded"] / report.seconds if report.seconds > 0 else 0.0
     table.add_row(
         *(str(counts[key]) for key in ("files", "added", "updated", "unchanged", "skipped", "removed")),
         str(counts["chunks_added"]),
-        f"{rate:.1f}",
+        f"{report.chunks_per_second:.1f}",
     )
     console.print(table)
     if report.errors:
@@ -57,7 +48,8 @@ def print_ingest_report(console: Console, report: IngestReport) -> None:
         console.print(errors)
         if len(report.errors) > MAX_ERRORS_SHOWN:
             console.print(
-                f"… and {len(report.errors) - MAX_ERRORS_SHOWN} more (see `citewise status --jobs`)"
+                f"… and {len(report.errors) - MAX_ERRORS_SHOWN} more "
+                "(all of them: `citewise status --jobs 1`)"
             )
 
 
@@ -107,3 +99,28 @@ def print_status(
         style = "green" if report.consistent else "red"
         note = " (repaired on open)" if report.repaired else ""
         console.print(f"index:    [{style}]{escape(report.describe())}[/]{note}")
+
+
+def print_jobs(console: Console, jobs: list[tuple[IngestJob, str]]) -> None:
+    table = Table(title="Recent ingest jobs")
+    table.add_column("job", justify="right")
+    table.add_column("collection", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    for column in ("files", "new", "changed", "skipped"):
+        table.add_column(column, justify="right")
+    for job, collection in jobs:
+        counts = Counter(job.counts or {})
+        table.add_row(
+            str(job.id),
+            escape(collection),
+            job.status,
+            job.started_at.strftime("%m-%d %H:%M"),
+            *(str(counts[key]) for key in ("files", "added", "updated", "skipped")),
+        )
+    console.print(table)
+    for job, _ in jobs:
+        if job.errors:
+            console.print(f"[yellow]Job {job.id}: {len(job.errors)} skipped file(s)[/]")
+            for error in job.errors:
+                console.print(f"  {escape(error['path'])}: {escape(error['reason'])}", soft_wrap=True)

@@ -59,7 +59,11 @@ class MiniLMEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            # The CLI draws its own progress; the library's weight-loading bar would interleave with it.
+            transformers_logging.disable_progress_bar()
+            transformers_logging.set_verbosity_error()
             self._model = SentenceTransformer(str(self.model_dir), device="cpu")
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:

@@ -45,6 +45,10 @@ class IndexLockedError(RuntimeError):
     pass
 
 
+class IndexCorruptError(RuntimeError):
+    """The saved index cannot be trusted (unreadable, truncated, or not what its manifest says)."""
+
+
 class IndexStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -59,15 +63,21 @@ class IndexStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise RuntimeError(f"unreadable index manifest {self.manifest_path}: {exc}") from exc
+            raise IndexCorruptError(f"unreadable index manifest {self.manifest_path}: {exc}") from exc
         known = {name for name in IndexManifest.__dataclass_fields__}
-        return IndexManifest(**{key: value for key, value in raw.items() if key in known})
+        try:
+            return IndexManifest(**{key: value for key, value in raw.items() if key in known})
+        except TypeError as exc:
+            raise IndexCorruptError(f"incomplete index manifest {self.manifest_path}: {exc}") from exc
 
     def load(self, manifest: IndexManifest) -> VectorIndex:
         path = self.directory / manifest.index_file
-        index = faiss.read_index(str(path))
-        if index.ntotal != manifest.count:
-            raise RuntimeError(f"{path} holds {index.ntotal} vectors, manifest says {manifest.count}")
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:  # faiss reports missing and truncated files alike
+            raise IndexCorruptError(f"cannot read {path}: {str(exc).strip().splitlines()[-1]}") from exc
+        if index.ntotal != manifest.count or index.d != manifest.dimension:
+            raise IndexCorruptError(f"{path} holds {index.ntotal} vectors, manifest says {manifest.count}")
         return VectorIndex(manifest.dimension, index)
 
     def save(self, index: VectorIndex, manifest: IndexManifest) -> IndexManifest:

@@ -96,3 +96,19 @@ def test_help_lists_the_commands(capsys) -> None:
     assert result.code == 0
     for command in ("ingest", "search", "status", "delete", "reindex"):
         assert command in result.out
+
+
+def test_status_jobs_lists_recent_jobs_and_every_skipped_file(capsys, corpus) -> None:
+    run_cli(capsys, "ingest", str(corpus), "-c", "guide")
+    result = run_cli(capsys, "status", "--jobs", "3")
+    assert result.code == 0
+    assert "Recent ingest jobs" in result.out and "completed" in result.out
+    assert "junk.bin" in result.out and "binary" in result.out
+
+
+def test_search_warns_and_still_answers_while_the_index_is_damaged(capsys, corpus, tmp_path) -> None:
+    run_cli(capsys, "ingest", str(corpus))
+    (tmp_path / "data" / "index" / "manifest.json").write_text("garbage")
+    result = run_cli(capsys, "search", "install", "-k", "1")
+    assert result.code == 0 and "install.md" in result.out
+    assert "rebuilding it from the database" in result.err

@@ -108,7 +108,7 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(database_url,
     kb.close()
 
     process = start_ingest(corpus, {**env_for, "CITEWISE_TEST_EMBED_DELAY": "0"})
-    out, err = process.communicate(timeout=120)
+    _out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err.decode()
     assert_complete_and_consistent(database_url, index_dir)
 
@@ -128,7 +128,7 @@ def test_ctrl_c_saves_the_index_and_marks_the_job_interrupted(database_url, tmp_
     wait_for_documents(database_url, index_dir, at_least=2)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, err.decode()
     assert "interrupted" in err.decode() and "Traceback" not in err.decode()
 
     kb = KnowledgeBase(database_url, index_dir, HashingEmbedder())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +40,7 @@ def test_chunks_are_exact_spans_within_budget_and_end_on_sentences() -> None:
 def test_neighbouring_chunks_overlap_by_whole_sentences() -> None:
     doc = build([(sentences("Beta", 40), BlockKind.PARAGRAPH, (), None)])
     chunks = Chunker(word_count, max_tokens=40, overlap_tokens=12).chunk(doc)
-    for previous, current in zip(chunks, chunks[1:], strict=False):
+    for previous, current in itertools.pairwise(chunks):
         overlap = previous.char_end - current.char_start
         assert overlap > 0, "expected overlapping neighbours"
         assert len(doc.text[current.char_start : previous.char_end].split()) <= 12
@@ -127,3 +129,16 @@ def test_property_every_chunk_is_an_exact_in_bounds_span_covering_all_words(bloc
             covered[i] = True
     for block in doc.blocks:  # every non-space character of every block lands in some chunk
         assert all(covered[i] or doc.text[i].isspace() for i in range(block.start, block.end))
+
+
+def test_a_bare_parent_heading_takes_the_path_of_the_section_it_introduces() -> None:
+    doc = build(
+        [
+            ("Operations", BlockKind.HEADING, ("Operations",), None),
+            ("Backups", BlockKind.HEADING, ("Operations", "Backups"), None),
+            (sentences("Backup", 12), BlockKind.PARAGRAPH, ("Operations", "Backups"), None),
+        ]
+    )
+    chunks = Chunker(word_count, max_tokens=200, overlap_tokens=20).chunk(doc)
+    assert [c.heading_path for c in chunks] == [("Operations", "Backups")]
+    assert doc.text[chunks[0].char_start :].startswith("Operations")

@@ -22,7 +22,8 @@ def run(kb, paths, **options):
 def write_corpus(root: Path) -> None:
     (root / "sub").mkdir(parents=True)
     (root / "guide.md").write_text(
-        "# Guide\n\nCitewise answers questions about documents.\n\n## Install\n\nRun make run to install it.\n"
+        "# Guide\n\nCitewise answers questions about documents.\n\n"
+        "## Install\n\nRun make run to install it.\n"
     )
     (root / "notes.txt").write_text("Quarterly revenue grew by twelve percent.\n\nCosts stayed flat.\n")
     (root / "sub" / "ops.rst").write_text("Operations\n==========\n\nBackups run nightly at two.\n")
@@ -173,3 +174,28 @@ def test_unreadable_file_is_skipped_and_the_rest_still_ingests(make_kb, tmp_path
     report = run(kb, [corpus])
     assert report.errors[0].reason == "cannot read: Permission denied"
     assert set(documents(kb)) == {"open.txt"}
+
+
+def test_the_data_dir_inside_an_ingested_folder_is_not_ingested(tmp_path) -> None:
+    from app.services import build_knowledge_base, build_pipeline
+    from app.settings import Settings
+
+    (tmp_path / "notes.txt").write_text("real content")
+    settings = Settings(data_dir=tmp_path / "citewise-data", embedder="fake-hashing")
+    with build_knowledge_base(settings) as kb:
+        kb.open(writable=True)
+        build_pipeline(settings, kb).run([tmp_path])  # first run creates the data dir inside tmp_path
+        report = build_pipeline(settings, kb).run([tmp_path])
+    assert report.counts["files"] == 1 and not report.errors
+
+
+def test_force_rechunks_unchanged_files(make_kb, tmp_path) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    kb = make_kb()
+    kb.open(writable=True)
+    run(kb, [corpus])
+    before = HashingEmbedder.embedded_texts
+    report = run(kb, [corpus], force=True)
+    assert report.counts["updated"] == 4 and HashingEmbedder.embedded_texts > before
+    assert kb.check().consistent

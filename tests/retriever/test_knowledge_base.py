@@ -242,3 +242,25 @@ def test_vectors_missing_from_a_write_are_embedded_from_stored_text(make_kb) -> 
     np.testing.assert_allclose(
         np.linalg.norm(kb.index.reconstruct(next(iter(canonical_ids(kb))))), 1.0, rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "garble-manifest"])
+def test_a_damaged_index_is_rebuilt_from_the_database(make_kb, index_dir, damage) -> None:
+    kb = make_kb()
+    kb.open(writable=True)
+    kb.write([prepared(kb, "docs", "/a.txt", ["first passage", "second passage"])])
+    kb.close()
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    index_file = index_dir / manifest["index_file"]
+    if damage == "truncate":
+        index_file.write_bytes(index_file.read_bytes()[:40])
+    elif damage == "delete":
+        index_file.unlink()
+    else:
+        (index_dir / "manifest.json").write_text("{not json")
+
+    reopened = make_kb()
+    report = reopened.open(writable=True)
+    assert reopened.load_problem and "rebuilding" in reopened.load_problem
+    assert report.repaired and report.consistent and len(reopened.index) == 2
+    assert search(reopened, "second passage", k=1)[0].text == "second passage"

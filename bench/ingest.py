@@ -1,0 +1,142 @@
+"""Ingest throughput: the whole pipeline versus the embedder alone, on the same chunks, in one run.
+
+Corpus: the HTML pages and reStructuredText sources of Debian's ``python3.11-doc`` plus the PDF of
+``debian-reference-en`` (fetched with ``apt-get download`` into bench/.cache if missing; nothing
+is committed). The ratio pipeline/raw says how much the pipeline's parsing, chunking and database
+work costs on top of embedding: 1.0 means none.
+
+    .venv/bin/python bench/ingest.py [--files 250] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.services import build_knowledge_base, build_pipeline  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from retriever.db.models import Chunk, Document  # noqa: E402
+from retriever.types import embedding_text  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+RESULTS = ROOT / "bench" / "results"
+PACKAGES = ("python3.11-doc", "debian-reference-en")
+
+
+def fetch_corpus() -> Path:
+    unpacked = CACHE / "debian"
+    if (unpacked / "usr" / "share").is_dir():
+        return unpacked
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *PACKAGES], cwd=CACHE, check=True)
+    for deb in CACHE.glob("*.deb"):
+        subprocess.run(["dpkg", "-x", str(deb), str(unpacked)], check=True)
+    return unpacked
+
+
+def pick_files(unpacked: Path, count: int, seed: int) -> list[Path]:
+    docs = unpacked / "usr" / "share" / "doc" / "python3.11-doc" / "html"
+    html = sorted(p for p in docs.rglob("*.html") if "_static" not in p.parts)
+    rst = sorted(docs.glob("_sources/**/*.rst.txt"))
+    pdfs = sorted((unpacked / "usr" / "share" / "debian-reference").glob("*.en.pdf"))
+    rng = random.Random(seed)
+    half = max(count // 2, 1)
+    return rng.sample(html, min(half, len(html))) + rng.sample(rst, min(count - half, len(rst))) + pdfs[:1]
+
+
+def stage(files: list[Path], target: Path) -> None:
+    target.mkdir(parents=True)
+    for i, source in enumerate(files):
+        # Keep names unique and the real extension (".rst.txt" stays: content sniffing decides).
+        shutil.copy2(source, target / f"{i:04d}-{source.name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=250, help="HTML + rst files to sample (plus one PDF)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+
+    corpus_files = pick_files(fetch_corpus(), args.files, args.seed)
+    work = Path(tempfile.mkdtemp(prefix="citewise-bench-"))
+    try:
+        stage(corpus_files, work / "corpus")
+        settings = Settings(data_dir=work / "data", database_url=args.database_url)
+        kb = build_knowledge_base(settings)
+        kb.embedder.warm_up()  # model load is excluded from both timings
+        kb.embedder.embed_documents(["warm up the kernels"] * 8)
+        with kb:
+            kb.open(writable=True)
+            report = build_pipeline(settings, kb).run([work / "corpus"])
+            with kb.session() as session:
+                rows = session.execute(
+                    select(Chunk.text, Chunk.heading_path, Document.title)
+                    .join(Document, Document.id == Chunk.document_id)
+                    .where(Chunk.duplicate_of_id.is_(None))
+                    .order_by(Chunk.id)
+                ).all()
+            texts = [embedding_text(title, path or [], text or "") for text, path, title in rows]
+            batch = max(settings.embed_batch_size * 4, 64)
+            started = time.perf_counter()
+            for i in range(0, len(texts), batch):  # same batching as the pipeline
+                kb.embedder.embed_documents(texts[i : i + batch])
+            raw_seconds = time.perf_counter() - started
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    chunks = report.counts.get("chunks_embedded", 0)
+    pipeline_rate = chunks / report.seconds
+    raw_rate = len(texts) / raw_seconds
+    result = {
+        "benchmark": "ingest",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+        "database": "sqlite" if args.database_url is None else args.database_url.split(":", 1)[0],
+        "files": report.counts.get("files", 0),
+        "files_ingested": report.counts.get("added", 0),
+        "files_skipped": report.counts.get("skipped", 0),
+        "chunks_embedded": chunks,
+        "pipeline_seconds": round(report.seconds, 2),
+        "pipeline_embed_seconds": round(report.embed_seconds, 2),
+        "pipeline_chunks_per_s": round(pipeline_rate, 2),
+        "raw_encode_chunks": len(texts),
+        "raw_encode_seconds": round(raw_seconds, 2),
+        "raw_encode_chunks_per_s": round(raw_rate, 2),
+        "ratio_pipeline_to_raw": round(pipeline_rate / raw_rate, 3),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+        "skip_reasons": sorted({e.reason for e in report.errors})[:10],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = "\n".join(
+        [
+            "| metric | value |",
+            "|---|---|",
+            *(f"| {key} | {value} |" for key, value in result.items() if key != "skip_reasons"),
+        ]
+    )
+    (RESULTS / "ingest.md").write_text(f"# Ingest benchmark\n\n{table}\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
