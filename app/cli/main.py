@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -175,8 +174,6 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
-    # pypdf logs font warnings per page; a skipped or degraded file is reported in the summary instead.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:

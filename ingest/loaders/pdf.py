@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from typing import Any
 
@@ -21,6 +22,10 @@ from ingest.loaders.pdf_text import (
     typical_line_length,
 )
 from ingest.sniff import MIME_TYPES
+
+# pypdf warns per page about fonts it can only partly decode; the text is still extracted, and a
+# file that yields none is reported as skipped, so these lines would only bury the progress bar.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 MAX_TITLE_LENGTH = 100
 _PLACEHOLDER_TITLES = frozenset({"untitled", "title", "document", "none", "unknown", "slide 1", "page 1"})

@@ -1,0 +1,29 @@
+# Citewise image: CPU-only torch, the project, and the packaged embedding model baked in,
+# so the container never downloads anything at run time.
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/citewise
+ENV PATH=/opt/citewise/bin:$PATH
+# Pin torch before anything else asks for it: an unpinned torch pulls a multi-GB CUDA build.
+ARG TORCH_SPEC=torch==2.13.0
+RUN pip install "$TORCH_SPEC"
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY retriever ./retriever
+COPY generator ./generator
+COPY ingest ./ingest
+RUN pip install . && python -c "from retriever.embedders.minilm import packaged_model_dir; packaged_model_dir()"
+
+FROM python:3.11-slim-bookworm
+ENV PATH=/opt/citewise/bin:$PATH \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    CITEWISE_DATA_DIR=/var/lib/citewise
+COPY --from=build /opt/citewise /opt/citewise
+COPY docs /opt/citewise-docs
+RUN useradd --system --create-home --home-dir /var/lib/citewise citewise
+USER citewise
+VOLUME ["/var/lib/citewise"]
+ENTRYPOINT ["citewise"]
+CMD ["--help"]
