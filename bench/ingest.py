@@ -122,6 +122,8 @@ def main() -> None:
         "raw_encode_seconds": round(raw_seconds, 2),
         "raw_encode_chunks_per_s": round(raw_rate, 2),
         "ratio_pipeline_to_raw": round(pipeline_rate / raw_rate, 3),
+        # Same-run view, immune to drift between the two timings: non-embedding work / embedding time.
+        "overhead_vs_embed": round((report.seconds - report.embed_seconds) / report.embed_seconds, 3),
         "peak_rss_mb": round(peak_rss_mb, 1),
         "skip_reasons": sorted({e.reason for e in report.errors})[:10],
     }

@@ -8,11 +8,11 @@ what is done and picks up the rest.
 
 from __future__ import annotations
 
-import hashlib
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -20,14 +20,13 @@ from sqlalchemy import select
 
 from ingest.chunking import Chunker
 from ingest.discovery import SourceFile, discover, under_roots
-from ingest.document import LoaderError
 from ingest.jobs import FileError, JobRecorder, JobTally
-from ingest.loaders import load_file
+from ingest.prepare import FileOutcome, Skipped, Unchanged, prepare_file
 from retriever.db.models import Document, JobStatus
 from retriever.document_writer import canonical_hashes
 from retriever.interrupts import StopRequest
 from retriever.knowledge_base import KnowledgeBase
-from retriever.types import PreparedChunk, PreparedDocument, embedding_text
+from retriever.types import PreparedDocument, embedding_text
 
 
 class IngestProgress(Protocol):
@@ -53,6 +52,7 @@ class IngestOptions:
     save_every_seconds: float = 60.0
     skip_dirs: tuple[Path, ...] = ()  # never walked (the data dir)
     force: bool = False  # re-parse and re-chunk unchanged files too (after changing chunk settings)
+    parse_ahead: int = 4  # files parsed in advance by the worker thread
 
 
 @dataclass(slots=True)
@@ -128,21 +128,71 @@ class IngestPipeline:
         recorder: JobRecorder,
         stop: StopRequest,
     ) -> None:
-        """The file loop; on a stop request, batches already written stay, the pending one is dropped."""
-        for source in sources:
-            if stop.requested:
-                self._pending = []
-                return
-            self.tally.counts["files"] += 1
-            outcome, chunks = self._prepare(source, collection_id, known.get(source.uri))
-            if outcome in ("unchanged", "skipped"):
-                progress.file_done(source, outcome, chunks)
-            if self._pending_chunks() >= self.options.batch_chunks and not stop.requested:
-                self._flush(progress)
-                self._maybe_save()
-                recorder.update(self.tally)
-        if not stop.requested:
+        """The file loop; on a stop request, batches already written stay, the pending one is dropped.
+
+        A worker thread parses and chunks the next files while this thread embeds and writes, so
+        parsing hides behind the embedder instead of adding to it.
+        """
+
+        def prepare(source: SourceFile) -> FileOutcome:
+            stored = known.get(source.uri)
+            return prepare_file(
+                source,
+                collection_id=collection_id,
+                known_hash=stored[1] if stored else None,
+                chunker=self.chunker,
+                max_file_bytes=self.options.max_file_bytes,
+                force=self.options.force,
+            )
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-parse") as workers:
+            ahead: deque[tuple[SourceFile, Future[FileOutcome]]] = deque()
+            upcoming = iter(sources)
+            try:
+                while True:
+                    while len(ahead) < self.options.parse_ahead and (source := next(upcoming, None)):
+                        ahead.append((source, workers.submit(prepare, source)))
+                    if not ahead or stop.requested:
+                        break
+                    source, future = ahead.popleft()
+                    self._accept(source, future.result(), known.get(source.uri), progress)
+                    if self._pending_chunks() >= self.options.batch_chunks and not stop.requested:
+                        self._flush(progress)
+                        self._maybe_save()
+                        recorder.update(self.tally)
+            finally:
+                for _, future in ahead:
+                    future.cancel()
+        if stop.requested:
+            self._pending = []
+        else:
             self._flush(progress)
+
+    def _accept(
+        self,
+        source: SourceFile,
+        outcome: FileOutcome,
+        stored: tuple[int, str] | None,
+        progress: IngestProgress,
+    ) -> None:
+        self.tally.counts["files"] += 1
+        if isinstance(outcome, Unchanged):
+            self.tally.counts["unchanged"] += 1
+            progress.file_done(source, "unchanged", 0)
+        elif isinstance(outcome, Skipped):
+            self.tally.counts["skipped"] += 1
+            self.tally.errors.append(FileError(source.uri, outcome.reason))
+            progress.file_done(source, "skipped", 0)
+        else:
+            document = outcome.document
+            to_embed = self._chunks_needing_vectors(document, stored[0] if stored else None)
+            texts = [
+                embedding_text(document.title, document.chunks[i].heading_path, document.chunks[i].text)
+                for i in to_embed
+            ]
+            self._pending.append(
+                _Pending(document, source, "updated" if stored else "added", to_embed, texts)
+            )
 
     def _report(self, job_id: int, status: JobStatus, seconds: float) -> IngestReport:
         return IngestReport(
@@ -157,64 +207,6 @@ class IngestPipeline:
         )
 
     # -- per file ----------------------------------------------------------------------------------
-
-    def _prepare(
-        self, source: SourceFile, collection_id: int, known: tuple[int, str] | None
-    ) -> tuple[str, int]:
-        try:
-            size = source.path.stat().st_size
-            if size > self.options.max_file_bytes:
-                limit_mb = self.options.max_file_bytes / 1024 / 1024
-                raise LoaderError(f"file is {size / 1024 / 1024:.1f} MB, over the {limit_mb:.0f} MB limit")
-            data = source.path.read_bytes()
-            content_hash = hashlib.sha256(data).hexdigest()
-            if known is not None and known[1] == content_hash and not self.options.force:
-                self.tally.counts["unchanged"] += 1
-                return "unchanged", 0
-            parsed = load_file(source.path, data)
-            spans = self.chunker.chunk(parsed)
-            if not spans:
-                raise LoaderError("no text to index")
-        except LoaderError as exc:
-            return self._skip(source, str(exc))
-        except OSError as exc:
-            return self._skip(source, f"cannot read: {exc.strerror or exc}")
-        except Exception as exc:  # a parser bug must not end the whole ingest
-            return self._skip(source, f"unexpected error: {type(exc).__name__}: {exc}")
-
-        chunks = [
-            PreparedChunk(
-                ordinal=i,
-                text=parsed.text[span.char_start : span.char_end],
-                char_start=span.char_start,
-                char_end=span.char_end,
-                token_count=span.token_count,
-                heading_path=list(span.heading_path),
-                page=span.page,
-            )
-            for i, span in enumerate(spans)
-        ]
-        mtime = datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
-        document = PreparedDocument(
-            collection_id=collection_id,
-            source_uri=source.uri,
-            title=parsed.title or source.path.stem,
-            mime_type=parsed.mime_type,
-            size_bytes=size,
-            content_hash=content_hash,
-            chunks=chunks,
-            modified_at=mtime,
-            metadata={**parsed.metadata, **({"warnings": parsed.warnings} if parsed.warnings else {})},
-        )
-        to_embed = self._chunks_needing_vectors(document, known[0] if known else None)
-        texts = [embedding_text(document.title, chunks[i].heading_path, chunks[i].text) for i in to_embed]
-        self._pending.append(_Pending(document, source, "updated" if known else "added", to_embed, texts))
-        return "pending", len(chunks)
-
-    def _skip(self, source: SourceFile, reason: str) -> tuple[str, int]:
-        self.tally.counts["skipped"] += 1
-        self.tally.errors.append(FileError(source.uri, reason))
-        return "skipped", 0
 
     def _chunks_needing_vectors(self, document: PreparedDocument, document_id: int | None) -> list[int]:
         """Exact duplicates of chunks already stored (or earlier in this batch) are not embedded again."""

@@ -37,6 +37,10 @@ class CollectionNotFoundError(LookupError):
     pass
 
 
+class ReadOnlyError(RuntimeError):
+    """Changing the knowledge base needs the writer lock: open it with ``writable=True``."""
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionStats:
     name: str
@@ -161,6 +165,7 @@ class KnowledgeBase:
             return [CollectionStats(c.name, docs.get(c.id, 0), chunks.get(c.id, 0)) for c in collections]
 
     def delete_collection(self, name: str) -> int:
+        self._require_writable()
         with deferred_interrupts():  # the commit and the index update happen together
             with self.sessions.begin() as session:
                 collection = session.execute(
@@ -183,6 +188,7 @@ class KnowledgeBase:
 
     def write(self, documents: list[PreparedDocument]) -> IndexDelta:
         """Store documents (new or new versions) in one transaction, then update the index."""
+        self._require_writable()
         total = IndexDelta()
         with deferred_interrupts():  # the commit and the index update happen together
             with self.sessions.begin() as session:
@@ -195,6 +201,7 @@ class KnowledgeBase:
         return settled
 
     def delete_documents(self, document_ids: list[int]) -> IndexDelta:
+        self._require_writable()
         total = IndexDelta()
         with deferred_interrupts():  # the commit and the index update happen together
             with self.sessions.begin() as session:
@@ -220,6 +227,7 @@ class KnowledgeBase:
     # -- index maintenance -------------------------------------------------------------------------
 
     def save(self) -> None:
+        self._require_writable()
         manifest = IndexManifest(
             embedder=self.embedder.name,
             dimension=self.embedder.dimension,
@@ -282,6 +290,12 @@ class KnowledgeBase:
         if canonical != len(self.index):
             return None
         return ConsistencyReport(database_chunks=canonical, index_vectors=len(self.index), full_check=False)
+
+    def _require_writable(self) -> None:
+        if self._lock_context is None:
+            raise ReadOnlyError(
+                "this knowledge base was opened read-only; open it with writable=True to change it"
+            )
 
     def _acquire_lock(self, *, required: bool) -> bool:
         context = self.store.writer_lock()

@@ -264,3 +264,16 @@ def test_a_damaged_index_is_rebuilt_from_the_database(make_kb, index_dir, damage
     assert reopened.load_problem and "rebuilding" in reopened.load_problem
     assert report.repaired and report.consistent and len(reopened.index) == 2
     assert search(reopened, "second passage", k=1)[0].text == "second passage"
+
+
+def test_a_read_only_knowledge_base_refuses_to_change_anything(make_kb) -> None:
+    from retriever.knowledge_base import ReadOnlyError
+
+    kb = make_kb()
+    kb.open()
+    with pytest.raises(ReadOnlyError, match="writable=True"):
+        kb.write([prepared(kb, "docs", "/a.txt", ["text"])])
+    with pytest.raises(ReadOnlyError):
+        kb.delete_documents([1])
+    with pytest.raises(ReadOnlyError):
+        kb.save()
