@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
     max_file_mb: float = Field(default=50.0, gt=0, description="Larger files are skipped with a reason.")
     default_collection: str = "default"
+    search_mode: str = Field(default="dense", description="dense, sparse or hybrid (the default for search).")
 
     @field_validator("data_dir", mode="after")
     @classmethod

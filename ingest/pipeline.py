@@ -115,7 +115,8 @@ class IngestPipeline:
             status = JobStatus.INTERRUPTED
             raise
         finally:
-            self.kb.save()
+            # After an interrupt, skip the keyword-index rebuild: the next save or search does it.
+            self.kb.save(sparse=status == JobStatus.COMPLETED)
             recorder.update(self.tally, status)
         return self._report(job_id, status, time.perf_counter() - started)
 
@@ -257,7 +258,7 @@ class IngestPipeline:
 
     def _maybe_save(self) -> None:
         if time.monotonic() - self._last_save >= self.options.save_every_seconds:
-            self.kb.save()
+            self.kb.save(sparse=False)  # the keyword index is rebuilt once, at the end
             self._last_save = time.monotonic()
 
     # -- bookkeeping -------------------------------------------------------------------------------

@@ -24,9 +24,10 @@ from retriever.db.models import Chunk, Collection, Document, KbState
 from retriever.document_writer import IndexDelta, bump_generation, delete_document, write_document
 from retriever.embedders.base import Embedder
 from retriever.index.persistence import IndexCorruptError, IndexLockedError, IndexManifest, IndexStore
+from retriever.index.sparse_index import SparseIndex, SparseStore
 from retriever.index.vector_index import VectorIndex
 from retriever.interrupts import deferred_interrupts
-from retriever.types import PreparedDocument
+from retriever.types import PreparedDocument, embedding_text
 
 
 class IndexMismatchError(RuntimeError):
@@ -53,6 +54,9 @@ class KnowledgeBase:
         self.database_url = database_url
         self.embedder = embedder
         self.store = IndexStore(index_dir)
+        self.sparse_store = SparseStore(index_dir)
+        self._sparse: SparseIndex | None = None
+        self._sparse_generation: int | None = None
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._index: VectorIndex | None = None
@@ -226,8 +230,12 @@ class KnowledgeBase:
 
     # -- index maintenance -------------------------------------------------------------------------
 
-    def save(self) -> None:
+    def save(self, *, sparse: bool = True) -> None:
+        """Persist the vector index, and (unless ``sparse=False``, for saves in the middle of an
+        ingest) bring the keyword index up to date and persist it too."""
         self._require_writable()
+        if sparse:
+            self.sparse_index(persist=True)
         manifest = IndexManifest(
             embedder=self.embedder.name,
             dimension=self.embedder.dimension,
@@ -238,6 +246,34 @@ class KnowledgeBase:
         )
         self._manifest = self.store.save(self.index, manifest)
         self._dirty = False
+
+    def sparse_index(self, *, persist: bool = False) -> SparseIndex:
+        """The keyword index for the database as it is now: cached, loaded, or rebuilt."""
+        with self.session() as session:
+            current = session.execute(select(KbState.generation)).scalar_one()
+        if self._sparse is not None and self._sparse_generation == current:
+            return self._sparse
+        manifest = self.sparse_store.read_manifest()
+        loaded = None
+        if manifest and manifest.database_uid == self._database_uid and manifest.generation == current:
+            loaded = self.sparse_store.load(manifest)
+        if loaded is None:
+            loaded = self._build_sparse()
+            if persist and self._lock_context is not None:
+                self.sparse_store.save(loaded, self._database_uid, current)
+        self._sparse, self._sparse_generation = loaded, current
+        return loaded
+
+    def _build_sparse(self) -> SparseIndex:
+        with self.session() as session:
+            rows = session.execute(
+                select(Chunk.id, Chunk.text, Chunk.heading_path, Document.title)
+                .join(Document, Document.id == Chunk.document_id)
+                .where(Chunk.duplicate_of_id.is_(None))
+                .order_by(Chunk.id)
+            ).all()
+        texts = [embedding_text(title, path or [], text or "") for _, text, path, title in rows]
+        return SparseIndex.build([row[0] for row in rows], texts)
 
     def check(self) -> ConsistencyReport:
         return consistency.check(self.sessions, self.index)

@@ -77,21 +77,55 @@ def search(
     collection: Annotated[
         list[str], typer.Option("--collection", "-c", help="Restrict to these collections.")
     ] = [],  # noqa: B006
+    mode: Annotated[
+        str | None, typer.Option("--mode", "-m", help="dense, sparse (BM25 keywords) or hybrid.")
+    ] = None,
+    document: Annotated[list[int], typer.Option("--document", help="Restrict to these document ids.")] = [],  # noqa: B006
+    path_prefix: Annotated[
+        str | None, typer.Option("--path-prefix", help="Only documents whose source starts with this.")
+    ] = None,
+    meta: Annotated[list[str], typer.Option("--meta", help="Metadata filter KEY=VALUE (repeatable).")] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Find the passages most relevant to a query."""
     from app.cli.progress import task_progress
+    from retriever.search import SearchFilters, SearchMode
     from retriever.search import search as run_search
 
-    with build_knowledge_base(_settings()) as kb:
+    settings = _settings()
+    filters = SearchFilters(
+        collections=tuple(collection),
+        document_ids=tuple(document),
+        source_prefix=str(Path(path_prefix).expanduser().resolve()) if path_prefix else None,
+        metadata=_parse_meta(meta),
+    )
+    chosen = _parse_mode(mode or settings.search_mode, SearchMode)
+    with build_knowledge_base(settings) as kb:
         with task_progress(err_console, "repairing index") as repair:
             report = kb.open(repair_progress=repair)
         _warn_about_index(kb, report)
-        hits = run_search(kb, query, k=k, collections=collection or None)
+        hits = run_search(kb, query, k=k, mode=chosen, filters=filters)
     if as_json:
         print(render.hits_json(query, hits))
     else:
         render.print_hits(console, query, hits)
+
+
+def _parse_mode(value: str, modes: type) -> object:
+    try:
+        return modes(value)
+    except ValueError:
+        raise errors.UsageError(f"unknown search mode {value!r}; use dense, sparse or hybrid") from None
+
+
+def _parse_meta(pairs: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise errors.UsageError(f"--meta takes KEY=VALUE, not {pair!r}")
+        parsed[key] = value
+    return parsed
 
 
 @app.command()

@@ -112,3 +112,17 @@ def test_search_warns_and_still_answers_while_the_index_is_damaged(capsys, corpu
     result = run_cli(capsys, "search", "install", "-k", "1")
     assert result.code == 0 and "install.md" in result.out
     assert "rebuilding it from the database" in result.err
+
+
+def test_search_modes_and_filters_from_the_command_line(capsys, corpus) -> None:
+    run_cli(capsys, "ingest", str(corpus), "-c", "guide")
+    for mode in ("dense", "sparse", "hybrid"):
+        result = run_cli(capsys, "search", "virtualenv", "--mode", mode, "--json", "-k", "1")
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["hits"][0]["source_uri"].endswith("install.md")
+    result = run_cli(
+        capsys, "search", "data directory", "--json", "--path-prefix", str(corpus / "install.md")
+    )
+    assert {h["source_uri"] for h in json.loads(result.out)["hits"]} == {str(corpus / "install.md")}
+    assert "unknown search mode" in run_cli(capsys, "search", "x", "--mode", "fuzzy").err
+    assert "--meta takes KEY=VALUE" in run_cli(capsys, "search", "x", "--meta", "oops").err

@@ -1,0 +1,44 @@
+"""The one settings object: defaults, environment, .env file, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+
+def test_defaults_live_in_the_xdg_data_dir(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("CITEWISE_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    settings = Settings()
+    assert settings.data_dir == (tmp_path / "xdg" / "citewise").resolve()
+    assert settings.resolved_database_url == f"sqlite:///{settings.data_dir / 'citewise.db'}"
+    assert settings.index_dir == settings.data_dir / "index"
+    assert (settings.chunk_tokens, settings.chunk_overlap, settings.embedder) == (200, 30, "minilm")
+
+
+def test_dotenv_is_read_and_real_environment_wins(monkeypatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CITEWISE_CHUNK_TOKENS=300\nCITEWISE_EMBEDDER=from-dotenv\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CITEWISE_EMBEDDER", "from-env")
+    settings = Settings()
+    assert settings.chunk_tokens == 300
+    assert settings.embedder == "from-env"
+
+
+def test_postgres_url_is_used_as_given(monkeypatch) -> None:
+    monkeypatch.setenv("CITEWISE_DATABASE_URL", "postgresql+psycopg://me@db/citewise")
+    assert Settings().resolved_database_url == "postgresql+psycopg://me@db/citewise"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CITEWISE_CHUNK_OVERLAP", "500"), ("CITEWISE_CHUNK_TOKENS", "8"), ("CITEWISE_MAX_FILE_MB", "-1")],
+)
+def test_nonsense_values_are_rejected(monkeypatch, name, value) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
