@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from sqlalchemy import select
 
 from ingest.chunking import Chunker
@@ -238,9 +239,14 @@ class IngestPipeline:
             self.kb.embedder.warm_up()
             self.model_load_seconds = time.perf_counter() - began
             self._warmed_up = True
-        began = time.perf_counter()
-        vectors = self.kb.embedder.embed_documents(texts)
-        self.embed_seconds += time.perf_counter() - began
+        # Embed in slices so one very large file (a long PDF) still moves the progress bar.
+        slices = []
+        for start in range(0, len(texts), self.options.batch_chunks):
+            began = time.perf_counter()
+            slices.append(self.kb.embedder.embed_documents(texts[start : start + self.options.batch_chunks]))
+            self.embed_seconds += time.perf_counter() - began
+            progress.embedded(len(slices[-1]))
+        vectors = np.concatenate(slices) if slices else np.zeros((0, self.kb.embedder.dimension), np.float32)
         row = 0
         for pending in self._pending:
             for ordinal in pending.to_embed:
@@ -250,7 +256,6 @@ class IngestPipeline:
         self.tally.counts["chunks_embedded"] += len(texts)
         self.tally.counts["chunks_added"] += delta.chunks_added
         self.tally.counts["chunks_removed"] += delta.chunks_removed
-        progress.embedded(len(texts))
         for pending in self._pending:
             self.tally.counts[pending.outcome] += 1
             progress.file_done(pending.source, pending.outcome, len(pending.document.chunks))
