@@ -88,7 +88,7 @@ class IndexStore:
         _fsync_file(temp_path)
         os.replace(temp_path, self.directory / name)
         manifest = IndexManifest(**{**asdict(manifest), "index_file": name, "count": len(index)})
-        _atomic_write_text(self.manifest_path, json.dumps(asdict(manifest), indent=2))
+        atomic_write_text(self.manifest_path, json.dumps(asdict(manifest), indent=2))
         _fsync_dir(self.directory)
         self._remove_stale_files(keep=name)
         return manifest
@@ -130,7 +130,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write, fsync, then rename over ``path``: readers see the old text or the new, never half."""
     temp_path = path.with_name(f".{path.name}.tmp")
     with open(temp_path, "w") as handle:
         handle.write(text)

@@ -19,6 +19,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from retriever.index.persistence import atomic_write_text
+
 STOPWORDS = "en"
 
 
@@ -120,9 +122,7 @@ class SparseStore:
             index._model.save(str(staging), show_progress=False)
         os.replace(staging, self.directory / name)
         manifest = SparseManifest(database_uid, generation, len(index), name)
-        temp = self.manifest_path.with_name(".sparse.json.tmp")
-        temp.write_text(json.dumps(asdict(manifest)))
-        os.replace(temp, self.manifest_path)
+        atomic_write_text(self.manifest_path, json.dumps(asdict(manifest)))
         for stale in self.directory.glob("sparse-*"):
             if stale.name != name:
                 shutil.rmtree(stale, ignore_errors=True)
