@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from app.services import build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from retriever.db.models import Document  # noqa: E402
-from retriever.search import SearchMode, search  # noqa: E402
+from retriever.search import FusionWeights, SearchMode, search  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
@@ -67,12 +67,14 @@ def ndcg_at(rank: int | None, cutoff: int) -> float:
     return 1.0 / math.log2(rank + 1) if rank is not None and rank <= cutoff else 0.0
 
 
-def evaluate(kb, queries: list[tuple[str, int]], mode: SearchMode) -> dict[str, float]:
+def evaluate(
+    kb, queries: list[tuple[str, int]], mode: SearchMode, weights: FusionWeights | None = None
+) -> dict[str, float]:
     totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr": 0.0}
     latencies = []
     for question, relevant in queries:
         started = time.perf_counter()
-        hits = search(kb, question, k=100, mode=mode)
+        hits = search(kb, question, k=100, mode=mode, weights=weights)
         latencies.append((time.perf_counter() - started) * 1000)
         documents = list(dict.fromkeys(hit.document_id for hit in hits))  # first hit per document
         rank = documents.index(relevant) + 1 if relevant in documents else None
@@ -92,6 +94,11 @@ def main() -> None:
     )
     parser.add_argument("--queries", type=int, default=2000, help="questions sampled (0 = all)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--hybrid-weights",
+        default="",
+        help="extra hybrid runs as DENSE:SPARSE weight pairs, e.g. 0.5:1,1:0.5 (tuning sweeps)",
+    )
     args = parser.parse_args()
 
     pairs = load_examples()
@@ -117,6 +124,10 @@ def main() -> None:
                 queries = random.Random(args.seed).sample(queries, min(args.queries, len(queries)))
             search(kb, "warm up", k=5, mode=SearchMode.HYBRID)  # model and keyword index loaded once
             modes = {mode.value: evaluate(kb, queries, mode) for mode in SearchMode}
+            for pair in filter(None, args.hybrid_weights.split(",")):
+                dense, sparse = (float(x) for x in pair.split(":"))
+                weights = FusionWeights(dense=dense, sparse=sparse)
+                modes[f"hybrid {dense:g}:{sparse:g}"] = evaluate(kb, queries, SearchMode.HYBRID, weights)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
