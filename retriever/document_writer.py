@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from retriever.db.models import Chunk, Document, DocumentStatus, KbState
@@ -186,7 +186,3 @@ def _canonical_by_hash(session: Session, collection_id: int, hashes: set[str]) -
         for content_hash, chunk_id in rows:
             found.setdefault(content_hash, chunk_id)
     return found
-
-
-def mark_documents_status(session: Session, document_ids: Iterable[int], status: DocumentStatus) -> None:
-    session.execute(update(Document).where(Document.id.in_(list(document_ids))).values(status=status))

@@ -65,7 +65,6 @@ class KnowledgeBase:
         self._generation = 0  # the database generation the in-memory index reflects
         self._dirty = False
         self._lock_context: contextlib.AbstractContextManager[None] | None = None
-        self.last_report: ConsistencyReport | None = None
         self.load_problem: str | None = None  # why the saved index could not be used, if it could not
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -90,7 +89,6 @@ class KnowledgeBase:
             raise
         if holds_lock and not writable:
             self._release_lock()
-        self.last_report = report
         return report
 
     def _load_and_check(
