@@ -1,4 +1,9 @@
-"""PDF via pypdf: text per page, so every block can cite its page number."""
+"""PDF: text per page, so every block can cite its page number.
+
+pypdf opens and validates the file (encryption, page tree, metadata); the page text comes from
+pdfium, which keeps the spaces between words that pypdf drops on many TeX-made PDFs and is about
+20x faster. pypdf's own extraction remains the fallback when pdfium cannot read a file.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +50,10 @@ def load(data: bytes, *, filename: str) -> ParsedDocument:
         raise LoaderError("PDF has no pages")
 
     warnings: list[str] = []
-    raw_pages = [page_lines(_page_text(reader, i, warnings)) for i in range(page_count)]
+    texts = _pdfium_page_texts(data, page_count)
+    if texts is None:
+        texts = [_page_text(reader, i, warnings) for i in range(page_count)]
+    raw_pages = [page_lines(text) for text in texts]
     running = running_line_keys(raw_pages)
     pages = [strip_running_lines(lines, running) for lines in raw_pages]
     typical = typical_line_length(pages)
@@ -101,6 +109,32 @@ def _page_text(reader: PdfReader, index: int, warnings: list[str]) -> str:
     except Exception as exc:
         warnings.append(f"page {index + 1} could not be read: {exc}")
         return ""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe]")
+
+
+def _pdfium_page_texts(data: bytes, page_count: int) -> list[str] | None:
+    """Every page's text, or None if pdfium cannot read this document (pypdf then extracts)."""
+    try:
+        import pypdfium2 as pdfium
+
+        document = pdfium.PdfDocument(data)
+    except Exception:
+        return None
+    try:
+        if len(document) != page_count:
+            return None
+        texts = []
+        for index in range(page_count):
+            page = document[index]
+            text = page.get_textpage().get_text_range()
+            texts.append(_CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
+        return texts
+    except Exception:
+        return None
+    finally:
+        document.close()
 
 
 def _empty_pages_warning(empty: list[int], total: int) -> str:
