@@ -83,7 +83,7 @@ class KnowledgeBase:
         self._database_uid, db_generation = self._ensure_state()
         holds_lock = self._acquire_lock(required=writable or rebuild)
         try:
-            report = self._load_and_check(db_generation, holds_lock, rebuild, repair_progress)
+            report = self._load_and_check(db_generation, holds_lock, writable, rebuild, repair_progress)
         except BaseException:
             self._release_lock()
             raise
@@ -92,16 +92,23 @@ class KnowledgeBase:
         return report
 
     def _load_and_check(
-        self, db_generation: int, holds_lock: bool, rebuild: bool, repair_progress: Progress | None
+        self,
+        db_generation: int,
+        holds_lock: bool,
+        writable: bool,
+        rebuild: bool,
+        repair_progress: Progress | None,
     ) -> ConsistencyReport:
         if rebuild:
             self._index, self._manifest = VectorIndex(self.embedder.dimension), None
         else:
-            self._load_index()
+            self._load_index(mmap=not writable)
         report = self._quick_check(db_generation)
         if report is None:
             report = consistency.check(self.sessions, self.index)
             if not report.consistent and holds_lock:
+                if self._manifest is not None and not writable:
+                    self._load_index(mmap=False)  # a mapped index is read-only: repair a private copy
                 report = consistency.repair(self.sessions, self.index, self.embedder, report, repair_progress)
                 self._dirty = True
         self._generation = db_generation
@@ -286,14 +293,14 @@ class KnowledgeBase:
                 session.add(state)
             return state.database_uid, state.generation
 
-    def _load_index(self) -> None:
+    def _load_index(self, *, mmap: bool = False) -> None:
         """Load the saved index; a damaged one is set aside and rebuilt from the database."""
         self.load_problem = None
         try:
             manifest = self.store.read_manifest()
             if manifest is not None:
                 self._check_embedder(manifest)
-                self._index, self._manifest = self.store.load(manifest), manifest
+                self._index, self._manifest = self.store.load(manifest, mmap=mmap), manifest
                 return
         except IndexCorruptError as exc:
             self.load_problem = f"{exc}; rebuilding it from the database"

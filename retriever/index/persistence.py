@@ -70,10 +70,12 @@ class IndexStore:
         except TypeError as exc:
             raise IndexCorruptError(f"incomplete index manifest {self.manifest_path}: {exc}") from exc
 
-    def load(self, manifest: IndexManifest) -> VectorIndex:
+    def load(self, manifest: IndexManifest, *, mmap: bool = False) -> VectorIndex:
+        """Read the index; ``mmap`` maps the vectors instead of copying them (read-only use: fast to
+        open, and processes on one machine share the pages)."""
         path = self.directory / manifest.index_file
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         except RuntimeError as exc:  # faiss reports missing and truncated files alike
             raise IndexCorruptError(f"cannot read {path}: {str(exc).strip().splitlines()[-1]}") from exc
         if index.ntotal != manifest.count or index.d != manifest.dimension:

@@ -277,3 +277,22 @@ def test_a_read_only_knowledge_base_refuses_to_change_anything(make_kb) -> None:
         kb.delete_documents([1])
     with pytest.raises(ReadOnlyError):
         kb.save()
+
+
+def test_a_reader_keeps_serving_its_mapped_index_while_a_writer_replaces_the_file(make_kb, index_dir) -> None:
+    writer = make_kb()
+    writer.open(writable=True)
+    writer.write([prepared(writer, "docs", "/a.txt", ["mapped passage about otters"])])
+    writer.save()
+    reader = make_kb()
+    reader.open()  # read-only: the vectors are memory-mapped
+    old_file = json.loads((index_dir / "manifest.json").read_text())["index_file"]
+
+    writer.write([prepared(writer, "docs", "/b.txt", ["fresh passage about beavers"])])
+    writer.save()  # a new index file; the old one is deleted
+    assert not (index_dir / old_file).exists()
+
+    assert search(reader, "otters", k=1)[0].text == "mapped passage about otters"
+    fresh = make_kb()
+    fresh.open()
+    assert search(fresh, "beavers", k=1)[0].text == "fresh passage about beavers"
