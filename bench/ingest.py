@@ -23,15 +23,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.services import build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from retriever.db.models import Chunk, Document  # noqa: E402
-from retriever.types import embedding_text  # noqa: E402
+from retriever.consistency import stored_embedding_texts  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
@@ -87,13 +84,7 @@ def main() -> None:
             kb.open(writable=True)
             report = build_pipeline(settings, kb).run([work / "corpus"])
             with kb.session() as session:
-                rows = session.execute(
-                    select(Chunk.text, Chunk.heading_path, Document.title)
-                    .join(Document, Document.id == Chunk.document_id)
-                    .where(Chunk.duplicate_of_id.is_(None))
-                    .order_by(Chunk.id)
-                ).all()
-            texts = [embedding_text(title, path or [], text or "") for text, path, title in rows]
+                texts = [text for _, text in stored_embedding_texts(session)]
             batch = max(settings.embed_batch_size * 4, 64)
             started = time.perf_counter()
             for i in range(0, len(texts), batch):  # same batching as the pipeline

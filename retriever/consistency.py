@@ -60,6 +60,26 @@ def check(session_factory: sessionmaker[Session], index: VectorIndex) -> Consist
     )
 
 
+def stored_embedding_texts(session: Session, chunk_ids: list[int] | None = None) -> list[tuple[int, str]]:
+    """(chunk id, text to embed) for canonical chunks, rebuilt exactly as ingest built them.
+
+    ``None`` means every canonical chunk. Shared by repair, the keyword index and benchmarks, so
+    they all index the same text.
+    """
+    query = (
+        select(Chunk.id, Chunk.text, Chunk.heading_path, Document.title)
+        .join(Document, Document.id == Chunk.document_id)
+        .where(Chunk.duplicate_of_id.is_(None))
+        .order_by(Chunk.id)
+    )
+    if chunk_ids is not None:
+        query = query.where(Chunk.id.in_(chunk_ids))
+    return [
+        (chunk_id, embedding_text(title, heading_path or [], text or ""))
+        for chunk_id, text, heading_path, title in session.execute(query)
+    ]
+
+
 def embed_chunks(
     session_factory: sessionmaker[Session],
     index: VectorIndex,
@@ -73,16 +93,11 @@ def embed_chunks(
     for start in range(0, len(chunk_ids), batch_size):
         batch = chunk_ids[start : start + batch_size]
         with session_factory() as session:
-            rows = session.execute(
-                select(Chunk.id, Chunk.text, Chunk.heading_path, Document.title)
-                .join(Document, Document.id == Chunk.document_id)
-                .where(Chunk.id.in_(batch), Chunk.duplicate_of_id.is_(None))
-            ).all()
+            rows = stored_embedding_texts(session, batch)
         if rows:
-            texts = [
-                embedding_text(title, heading_path or [], text or "") for _, text, heading_path, title in rows
-            ]
-            index.add([row[0] for row in rows], embedder.embed_documents(texts))
+            index.add(
+                [chunk_id for chunk_id, _ in rows], embedder.embed_documents([text for _, text in rows])
+            )
         done += len(batch)
         if progress:
             progress(done, len(chunk_ids))

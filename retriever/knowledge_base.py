@@ -27,7 +27,7 @@ from retriever.index.persistence import IndexCorruptError, IndexLockedError, Ind
 from retriever.index.sparse_index import SparseIndex, SparseStore
 from retriever.index.vector_index import VectorIndex
 from retriever.interrupts import deferred_interrupts
-from retriever.types import PreparedDocument, embedding_text
+from retriever.types import PreparedDocument
 
 
 class IndexMismatchError(RuntimeError):
@@ -271,14 +271,8 @@ class KnowledgeBase:
 
     def _build_sparse(self) -> SparseIndex:
         with self.session() as session:
-            rows = session.execute(
-                select(Chunk.id, Chunk.text, Chunk.heading_path, Document.title)
-                .join(Document, Document.id == Chunk.document_id)
-                .where(Chunk.duplicate_of_id.is_(None))
-                .order_by(Chunk.id)
-            ).all()
-        texts = [embedding_text(title, path or [], text or "") for _, text, path, title in rows]
-        return SparseIndex.build([row[0] for row in rows], texts)
+            rows = consistency.stored_embedding_texts(session)
+        return SparseIndex.build([chunk_id for chunk_id, _ in rows], [text for _, text in rows])
 
     def check(self) -> ConsistencyReport:
         return consistency.check(self.sessions, self.index)
