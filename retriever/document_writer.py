@@ -137,29 +137,37 @@ def write_document(session: Session, prepared: PreparedDocument) -> tuple[Docume
     document.status = DocumentStatus.READY
     session.flush()
 
-    existing = _canonical_by_hash(session, prepared.collection_id, {c.content_hash for c in prepared.chunks})
+    stored = _canonical_by_hash(session, prepared.collection_id, {c.content_hash for c in prepared.chunks})
+    first_here: dict[str, Chunk] = {}  # canonical chunks created by this write, by hash
+    copies_here: list[tuple[Chunk, Chunk]] = []  # (copy, its canonical chunk in this same write)
     new_chunks: list[tuple[Chunk, bool]] = []
     for prepared_chunk in prepared.chunks:
-        original_id = existing.get(prepared_chunk.content_hash)
+        content_hash = prepared_chunk.content_hash
+        canonical = content_hash not in stored and content_hash not in first_here
         chunk = Chunk(
             document_id=document.id,
             collection_id=prepared.collection_id,
             ordinal=prepared_chunk.ordinal,
-            text=None if original_id else prepared_chunk.text,
+            text=prepared_chunk.text if canonical else None,
             char_start=prepared_chunk.char_start,
             char_end=prepared_chunk.char_end,
             page=prepared_chunk.page,
             heading_path=list(prepared_chunk.heading_path),
             token_count=prepared_chunk.token_count,
-            content_hash=prepared_chunk.content_hash,
-            duplicate_of_id=original_id,
+            content_hash=content_hash,
+            duplicate_of_id=stored.get(content_hash),
         )
         session.add(chunk)
-        if original_id is None:
-            session.flush()  # the id is needed for later copies inside this same document
-            existing[prepared_chunk.content_hash] = chunk.id
-        new_chunks.append((chunk, original_id is None))
-    session.flush()
+        if canonical:
+            first_here[content_hash] = chunk
+        elif content_hash not in stored:
+            copies_here.append((chunk, first_here[content_hash]))
+        new_chunks.append((chunk, canonical))
+    session.flush()  # one round trip for the whole document; ids exist from here on
+    if copies_here:
+        for copy, original in copies_here:
+            copy.duplicate_of_id = original.id
+        session.flush()
     for chunk, canonical in new_chunks:
         if not canonical:
             continue

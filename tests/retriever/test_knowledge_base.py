@@ -296,3 +296,16 @@ def test_a_reader_keeps_serving_its_mapped_index_while_a_writer_replaces_the_fil
     fresh = make_kb()
     fresh.open()
     assert search(fresh, "beavers", k=1)[0].text == "fresh passage about beavers"
+
+
+def test_a_passage_repeated_inside_one_document_is_stored_once(make_kb) -> None:
+    kb = make_kb()
+    kb.open(writable=True)
+    passages = ["repeated footer text", "unique body", "repeated footer text"]
+    kb.write([prepared(kb, "docs", "/a.txt", passages)])
+    with kb.session() as session:
+        rows = session.execute(select(Chunk).order_by(Chunk.ordinal)).scalars().all()
+    assert [r.duplicate_of_id for r in rows] == [None, None, rows[0].id]
+    assert rows[2].text is None
+    assert rows[2].char_start > rows[0].char_end  # the copy keeps its own offsets
+    assert len(kb.index) == 2 and kb.check().consistent
