@@ -88,18 +88,26 @@ def assert_complete_and_consistent(database_url: str, index_dir: Path) -> None:
         kb.close()
 
 
+def interrupted_ingest(
+    database_url: str, tmp_path: Path, env: dict[str, str], signum: int
+) -> tuple[Path, Path, subprocess.Popen[bytes]]:
+    """Start a slow ingest, let it commit a few documents, then send it ``signum``."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus)
+    index_dir = tmp_path / "data" / "index"
+    process = start_ingest(corpus, env)
+    wait_for_documents(database_url, index_dir, at_least=2)
+    process.send_signal(signum)
+    return corpus, index_dir, process
+
+
 @pytest.fixture
 def env_for(database_url: str, tmp_path: Path) -> dict[str, str]:
     return {"CITEWISE_DATABASE_URL": database_url, "CITEWISE_DATA_DIR": str(tmp_path / "data")}
 
 
 def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(database_url, tmp_path, env_for) -> None:
-    corpus = tmp_path / "corpus"
-    make_corpus(corpus)
-    index_dir = tmp_path / "data" / "index"
-    process = start_ingest(corpus, env_for)
-    wait_for_documents(database_url, index_dir, at_least=2)
-    process.send_signal(signal.SIGKILL)
+    corpus, index_dir, process = interrupted_ingest(database_url, tmp_path, env_for, signal.SIGKILL)
     process.wait(timeout=30)
 
     kb = KnowledgeBase(database_url, index_dir, HashingEmbedder())
@@ -121,12 +129,7 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(database_url,
 
 
 def test_ctrl_c_saves_the_index_and_marks_the_job_interrupted(database_url, tmp_path, env_for) -> None:
-    corpus = tmp_path / "corpus"
-    make_corpus(corpus)
-    index_dir = tmp_path / "data" / "index"
-    process = start_ingest(corpus, env_for)
-    wait_for_documents(database_url, index_dir, at_least=2)
-    process.send_signal(signal.SIGINT)
+    corpus, index_dir, process = interrupted_ingest(database_url, tmp_path, env_for, signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err.decode()
     assert "interrupted" in err.decode() and "Traceback" not in err.decode()
