@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,7 +32,18 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
     max_file_mb: float = Field(default=50.0, gt=0, description="Larger files are skipped with a reason.")
     default_collection: str = "default"
-    search_mode: str = Field(default="dense", description="dense, sparse or hybrid (the default for search).")
+    search_mode: Literal["dense", "sparse", "hybrid"] = Field(
+        default="hybrid", description="The default search mode: dense, sparse (BM25) or hybrid."
+    )
+    search_fusion: Literal["zscore", "rrf"] = Field(
+        default="zscore", description="How hybrid mode fuses its rankings: zscore (scores) or rrf (ranks)."
+    )
+    search_dense_weight: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Dense share of hybrid fusion; BM25 gets the rest.",
+    )
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -16,7 +16,6 @@ import platform
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,26 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.data import fetch_debian, python_docs_dir  # noqa: E402
 from retriever.consistency import stored_embedding_texts  # noqa: E402
 
-CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
-PACKAGES = ("python3.11-doc", "debian-reference-en")
-
-
-def fetch_corpus() -> Path:
-    unpacked = CACHE / "debian"
-    if (unpacked / "usr" / "share").is_dir():
-        return unpacked
-    CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["apt-get", "download", *PACKAGES], cwd=CACHE, check=True)
-    for deb in CACHE.glob("*.deb"):
-        subprocess.run(["dpkg", "-x", str(deb), str(unpacked)], check=True)
-    return unpacked
 
 
 def pick_files(unpacked: Path, count: int, seed: int) -> list[Path]:
-    docs = unpacked / "usr" / "share" / "doc" / "python3.11-doc" / "html"
+    docs = python_docs_dir(unpacked)
     html = sorted(p for p in docs.rglob("*.html") if "_static" not in p.parts)
     rst = sorted(docs.glob("_sources/**/*.rst.txt"))
     pdfs = sorted((unpacked / "usr" / "share" / "debian-reference").glob("*.en.pdf"))
@@ -72,7 +59,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     args = parser.parse_args()
 
-    corpus_files = pick_files(fetch_corpus(), args.files, args.seed)
+    corpus_files = pick_files(fetch_debian(), args.files, args.seed)
     work = Path(tempfile.mkdtemp(prefix="citewise-bench-"))
     try:
         stage(corpus_files, work / "corpus")

@@ -1,11 +1,10 @@
-"""Retrieval quality and latency on Disfl-QA (BIG-bench): dense vs sparse vs hybrid.
+"""Retrieval quality and latency: dense vs sparse vs hybrid, on two kinds of collection.
 
-The 1,204 distinct SQuAD v2 paragraphs of the task are the corpus, ingested through the real
-pipeline (one file each); each question's relevant passage is the paragraph it came from. The
-data is read out of the BIG-bench sdist at run time (``pip download --no-deps bigbench==1.0.0``
-into bench/.cache) and never committed.
+Each set's documents are ingested through the real pipeline (one file each) and each question's
+relevant document is the one it came from (see bench/data.py: Disfl-QA from BIG-bench, and the
+Python FAQ). Fusion must not lose to the better single retriever on either kind.
 
-    .venv/bin/python bench/retrieval.py [--queries 2000] [--seed 13]
+    .venv/bin/python bench/retrieval.py [--datasets disfl-qa,python-faq] [--queries 2000] [--seed 13]
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ import json
 import math
 import random
 import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -31,35 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.data import DATASETS, RetrievalSet  # noqa: E402
 from retriever.db.models import Document  # noqa: E402
 from retriever.search import FusionWeights, SearchMode, search  # noqa: E402
 
-CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
-TASK_MEMBER = "bigbench/benchmark_tasks/disfl_qa/task.json"
-
-
-def load_examples() -> list[tuple[str, str]]:
-    """(question, paragraph) pairs from the task file inside the sdist."""
-    archives = sorted(CACHE.glob("bigbench-1.0.0*.tar.gz"))
-    if not archives:
-        # pip >= 24 refuses this sdist (it declares a direct-URL dependency even with --no-deps);
-        # the pip that ships with Python 3.11, which bootstrap.sh leaves in .venv, downloads it.
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(CACHE), "bigbench==1.0.0"]
-        if subprocess.run(command).returncode != 0:
-            raise SystemExit(
-                "could not download bigbench==1.0.0: run `python3 -m pip download --no-deps -d bench/.cache "
-                "bigbench==1.0.0` with pip < 24, then run this benchmark again"
-            )
-        archives = sorted(CACHE.glob("bigbench-1.0.0*.tar.gz"))
-    with tarfile.open(archives[0]) as archive:
-        member = next(m for m in archive.getmembers() if m.name.endswith(TASK_MEMBER))
-        task = json.load(archive.extractfile(member))  # type: ignore[arg-type]
-    pairs = []
-    for example in task["examples"]:
-        question, _, paragraph = example["input"].partition("context:")
-        pairs.append((question.strip(), paragraph.strip()))
-    return pairs
 
 
 def ndcg_at(rank: int | None, cutoff: int) -> float:
@@ -88,27 +61,13 @@ def evaluate(
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--queries", type=int, default=2000, help="questions sampled (0 = all)")
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument(
-        "--hybrid-weights",
-        default="",
-        help="extra hybrid runs as DENSE:SPARSE weight pairs, e.g. 0.5:1,1:0.5 (tuning sweeps)",
-    )
-    args = parser.parse_args()
-
-    pairs = load_examples()
-    paragraphs = list(dict.fromkeys(paragraph for _, paragraph in pairs))
-    work = Path(tempfile.mkdtemp(prefix="citewise-retrieval-"))
+def run_dataset(data: RetrievalSet, args: argparse.Namespace) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"citewise-{data.name}-"))
     try:
         corpus = work / "corpus"
         corpus.mkdir()
-        for i, paragraph in enumerate(paragraphs):
-            (corpus / f"p{i:04d}.txt").write_text(paragraph + "\n")
+        for name, text in data.documents:
+            (corpus / name).write_text(text, encoding="utf-8")
         settings = Settings(data_dir=work / "data")
         kb = build_knowledge_base(settings)
         with kb:
@@ -116,12 +75,9 @@ def main() -> None:
             ingest = build_pipeline(settings, kb).run([corpus])
             with kb.session() as session:
                 by_path = dict(session.execute(select(Document.source_uri, Document.id)).all())
-            doc_of = {
-                paragraph: by_path[str(corpus / f"p{i:04d}.txt")] for i, paragraph in enumerate(paragraphs)
-            }
-            queries = [(question, doc_of[paragraph]) for question, paragraph in pairs if question]
-            if args.queries:
-                queries = random.Random(args.seed).sample(queries, min(args.queries, len(queries)))
+            queries = [(question, by_path[str(corpus / name)]) for question, name in data.queries]
+            if args.queries and len(queries) > args.queries:
+                queries = random.Random(args.seed).sample(queries, args.queries)
             search(kb, "warm up", k=5, mode=SearchMode.HYBRID)  # model and keyword index loaded once
             modes = {mode.value: evaluate(kb, queries, mode) for mode in SearchMode}
             for pair in filter(None, args.hybrid_weights.split(",")):
@@ -130,28 +86,66 @@ def main() -> None:
                 modes[f"hybrid {dense:g}:{sparse:g}"] = evaluate(kb, queries, SearchMode.HYBRID, weights)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-    result = {
-        "benchmark": "retrieval-disfl-qa",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "paragraphs": len(paragraphs),
+    return {
+        "documents": len(data.documents),
         "chunks": ingest.counts.get("chunks_added", 0),
         "queries": len(queries),
         "modes": modes,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "retrieval.json").write_text(json.dumps(result, indent=2) + "\n")
-    metrics = ["ndcg@10", "recall@10", "recall@100", "mrr", "latency_p50_ms", "latency_p95_ms"]
-    lines = ["| mode | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-    lines += [
-        f"| {mode} | " + " | ".join(str(values[m]) for m in metrics) + " |" for mode, values in modes.items()
-    ]
-    header = f"{len(paragraphs)} paragraphs ({result['chunks']} chunks), {len(queries)} questions"
-    (RESULTS / "retrieval.md").write_text(
-        f"# Retrieval benchmark: Disfl-QA\n\n{header}\n\n" + "\n".join(lines) + "\n"
+
+
+METRICS = ["ndcg@10", "recall@10", "recall@100", "mrr", "latency_p50_ms", "latency_p95_ms"]
+
+
+def markdown(results: dict[str, dict]) -> str:
+    out = ["# Retrieval benchmark", ""]
+    for name, result in results.items():
+        out += [
+            f"## {name}: {result['documents']} documents ({result['chunks']} chunks), "
+            f"{result['queries']} questions",
+            "",
+            "| mode | " + " | ".join(METRICS) + " |",
+            "|---" * (len(METRICS) + 1) + "|",
+        ]
+        out += [
+            f"| {mode} | " + " | ".join(str(values[m]) for m in METRICS) + " |"
+            for mode, values in result["modes"].items()
+        ]
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    print(header)
-    print("\n".join(lines))
+    choices = ", ".join(DATASETS)
+    parser.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated: {choices}")
+    parser.add_argument("--queries", type=int, default=2000, help="questions sampled per set (0 = all)")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--hybrid-weights",
+        default="",
+        help="extra hybrid runs as DENSE:SPARSE weight pairs, e.g. 0.5:1,1:0.5 (tuning sweeps)",
+    )
+    args = parser.parse_args()
+    names = [name.strip() for name in args.datasets.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(DATASETS))
+    if unknown:
+        parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+
+    results = {name: run_dataset(DATASETS[name](), args) for name in names}
+    report = {
+        "benchmark": "retrieval",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": args.seed,
+        "datasets": results,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "retrieval.json").write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(results)
+    (RESULTS / "retrieval.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """The one query API: ``search(kb, query, k, mode, filters)`` returning typed hits.
 
 Filters become a set of allowed chunk ids before ranking, so both retrievers rank only eligible
-chunks and a narrow filter never starves the top k. Hybrid mode fuses the dense and keyword
-rankings with weighted reciprocal-rank fusion.
+chunks and a narrow filter never starves the top k. Hybrid mode (the default) fuses the dense and
+keyword rankings (see ``retriever.fusion``); near-duplicate passages are folded into one hit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +16,8 @@ import numpy as np
 from sqlalchemy import select
 
 from retriever.db.models import Chunk, Collection, Document
+from retriever.diversify import collapse_near_duplicates, mmr_order
+from retriever.fusion import Fused, FusionWeights, Ranking, fuse
 from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase
 from retriever.types import SearchHit
 
@@ -38,28 +40,29 @@ class SearchFilters:
         return not (self.collections or self.document_ids or self.source_prefix or self.metadata)
 
 
-@dataclass(frozen=True, slots=True)
-class FusionWeights:
-    dense: float = 1.0
-    sparse: float = 1.0
-    rrf_k: int = 60
-    depth: int = 50  # candidates taken from each retriever before fusing
-
-
 def search(
     kb: KnowledgeBase,
     query: str,
     k: int = 5,
     collections: Sequence[str] | None = None,
     *,
-    mode: SearchMode | str = SearchMode.DENSE,
+    mode: SearchMode | str = SearchMode.HYBRID,
     filters: SearchFilters | None = None,
     weights: FusionWeights | None = None,
+    diversity: float | None = None,
+    collapse_duplicates: bool = True,
 ) -> list[SearchHit]:
+    """The top ``k`` passages for ``query``.
+
+    ``diversity`` turns on MMR re-ranking with that relevance weight (1.0 = plain ranking, 0.5 =
+    balanced); ``collapse_duplicates`` folds near-identical passages into the best-ranked one.
+    """
     if not query.strip():
         raise ValueError("the query is empty")
     if k < 1:
         raise ValueError("k must be at least 1")
+    if diversity is not None and not 0.0 <= diversity <= 1.0:
+        raise ValueError("diversity must be between 0 and 1")
     mode = SearchMode(mode)
     filters = filters or SearchFilters()
     if collections:
@@ -68,9 +71,12 @@ def search(
         )
     allowed = None if filters.empty else allowed_chunk_ids(kb, filters)
     weights = weights or FusionWeights()
-    depth = max(k, weights.depth) if mode is SearchMode.HYBRID else k
+    pool = k if diversity is None else max(4 * k, 20)  # MMR needs candidates to choose among
+    depth = max(pool, weights.depth) if mode is SearchMode.HYBRID else pool
+    # A little slack for near-duplicates and for hits whose chunk vanished since the index was saved.
+    depth += max(k, 10) if collapse_duplicates else 0
 
-    rankings: dict[str, list[tuple[int, float]]] = {}
+    rankings: dict[str, Ranking] = {}
     if mode in (SearchMode.DENSE, SearchMode.HYBRID):
         scores, ids = kb.index.search(kb.embedder.embed_query(query)[None, :], depth, allowed_ids=allowed)
         rankings["dense"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
@@ -79,25 +85,39 @@ def search(
         rankings["sparse"] = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
     if mode is SearchMode.HYBRID:
-        ranked = fuse(rankings, {"dense": weights.dense, "sparse": weights.sparse}, weights.rrf_k)
+        ranked = fuse(rankings, weights)
     else:
-        only = rankings[mode.value]
-        ranked = [(chunk_id, score, (mode.value,)) for chunk_id, score in only]
-    return load_hits(kb, ranked[: k * 2])[:k]  # a little slack for hits whose chunk just vanished
+        ranked = [(chunk_id, score, (mode.value,)) for chunk_id, score in rankings[mode.value]]
+    if diversity is not None:
+        ranked = _diversified(kb, ranked, pool, diversity)
+    return _top_hits(kb, ranked, k, collapse_duplicates)
 
 
-def fuse(
-    rankings: dict[str, list[tuple[int, float]]], weights: dict[str, float], rrf_k: int
-) -> list[tuple[int, float, tuple[str, ...]]]:
-    """Weighted reciprocal-rank fusion: each list adds weight / (rrf_k + rank) to its chunks."""
-    fused: dict[int, float] = {}
-    found_by: dict[int, list[str]] = {}
-    for name, ranking in rankings.items():
-        for rank, (chunk_id, _) in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weights.get(name, 1.0) / (rrf_k + rank)
-            found_by.setdefault(chunk_id, []).append(name)
-    order = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
-    return [(chunk_id, fused[chunk_id], tuple(found_by[chunk_id])) for chunk_id in order]
+def _diversified(kb: KnowledgeBase, ranked: Fused, pool: int, relevance_weight: float) -> Fused:
+    candidates = [(chunk_id, score) for chunk_id, score, _ in ranked[:pool] if kb.index.contains(chunk_id)]
+    order = mmr_order(candidates, kb.index.vectors, len(candidates), relevance_weight)
+    by_id = {entry[0]: entry for entry in ranked}
+    return [by_id[chunk_id] for chunk_id in order]
+
+
+def _top_hits(kb: KnowledgeBase, ranked: Fused, k: int, collapse: bool) -> list[SearchHit]:
+    """Load hits window by window until ``k`` distinct passages are found or candidates run out."""
+    loaded: list[SearchHit] = []
+    groups: dict[int, list[int]] = {}
+    window = 2 * k
+    for offset in range(0, len(ranked), window):
+        loaded += load_hits(kb, ranked[offset : offset + window])
+        if collapse:
+            groups = collapse_near_duplicates([(hit.chunk_id, hit.text) for hit in loaded])
+        else:
+            groups = {hit.chunk_id: [] for hit in loaded}
+        if len(groups) >= k:
+            break
+    by_id = {hit.chunk_id: hit for hit in loaded}
+    return [
+        replace(by_id[chunk_id], rank=rank, near_duplicates=tuple(groups[chunk_id]))
+        for rank, chunk_id in enumerate(list(groups)[:k], start=1)
+    ]
 
 
 def allowed_chunk_ids(kb: KnowledgeBase, filters: SearchFilters) -> np.ndarray:
@@ -131,7 +151,7 @@ def _metadata_matches(metadata: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return all(metadata.get(key) == value for key, value in wanted.items())
 
 
-def load_hits(kb: KnowledgeBase, ranked: list[tuple[int, float, tuple[str, ...]]]) -> list[SearchHit]:
+def load_hits(kb: KnowledgeBase, ranked: Fused) -> list[SearchHit]:
     """Join ranked chunk ids with the database; ids whose chunk is gone are dropped, not shown."""
     if not ranked:
         return []

@@ -73,3 +73,4 @@ class SearchHit:
     char_start: int
     char_end: int
     retrievers: tuple[str, ...] = ("dense",)
+    near_duplicates: tuple[int, ...] = ()  # chunk ids of near-identical passages folded into this hit

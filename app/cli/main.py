@@ -85,10 +85,27 @@ def search(
         str | None, typer.Option("--path-prefix", help="Only documents whose source starts with this.")
     ] = None,
     meta: Annotated[list[str], typer.Option("--meta", help="Metadata filter KEY=VALUE (repeatable).")] = [],  # noqa: B006
+    fusion: Annotated[
+        str | None, typer.Option("--fusion", help="Hybrid fusion: zscore (scores) or rrf (ranks).")
+    ] = None,
+    dense_weight: Annotated[
+        float | None,
+        typer.Option("--dense-weight", min=0.0, max=1.0, help="Share of the dense ranking in hybrid mode."),
+    ] = None,
+    diversity: Annotated[
+        float | None,
+        typer.Option(
+            "--diversity",
+            min=0.0,
+            max=1.0,
+            help="MMR re-ranking with this relevance weight, e.g. 0.5.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Find the passages most relevant to a query."""
     from app.cli.progress import task_progress
+    from retriever.fusion import FusionMethod, FusionWeights
     from retriever.search import SearchFilters, SearchMode
     from retriever.search import search as run_search
 
@@ -99,23 +116,28 @@ def search(
         source_prefix=str(Path(path_prefix).expanduser().resolve()) if path_prefix else None,
         metadata=_parse_meta(meta),
     )
-    chosen = _parse_mode(mode or settings.search_mode, SearchMode)
+    chosen = _parse_choice(mode or settings.search_mode, SearchMode, "search mode")
+    method = _parse_choice(fusion or settings.search_fusion, FusionMethod, "fusion")
+    weights = FusionWeights.from_dense_share(
+        settings.search_dense_weight if dense_weight is None else dense_weight, method
+    )
     with build_knowledge_base(settings) as kb:
         with task_progress(err_console, "repairing index") as repair:
             report = kb.open(repair_progress=repair)
         _warn_about_index(kb, report)
-        hits = run_search(kb, query, k=k, mode=chosen, filters=filters)
+        hits = run_search(kb, query, k=k, mode=chosen, filters=filters, weights=weights, diversity=diversity)
     if as_json:
         print(render.hits_json(query, hits))
     else:
         render.print_hits(console, query, hits)
 
 
-def _parse_mode(value: str, modes: type) -> object:
+def _parse_choice(value: str, choices: type, what: str) -> object:
     try:
-        return modes(value)
+        return choices(value)
     except ValueError:
-        raise errors.UsageError(f"unknown search mode {value!r}; use dense, sparse or hybrid") from None
+        known = ", ".join(choice.value for choice in choices)
+        raise errors.UsageError(f"unknown {what} {value!r}; use one of: {known}") from None
 
 
 def _parse_meta(pairs: list[str]) -> dict[str, str]:

@@ -55,8 +55,23 @@ class VectorIndex:
             return 0
         return int(self._index.remove_ids(faiss.IDSelectorBatch(id_array)))
 
+    def contains(self, chunk_id: int) -> bool:
+        try:
+            self._index.reconstruct(int(chunk_id))
+        except RuntimeError:  # FAISS: "key not found"
+            return False
+        return True
+
     def reconstruct(self, chunk_id: int) -> np.ndarray:
         return self._index.reconstruct(int(chunk_id))
+
+    def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Stored vectors of these ids, one row each (for MMR and repairs)."""
+        id_array = as_ids(ids)
+        out = np.empty((len(id_array), self.dimension), dtype=np.float32)
+        for row, chunk_id in enumerate(id_array):
+            out[row] = self._index.reconstruct(int(chunk_id))
+        return out
 
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None

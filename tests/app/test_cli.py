@@ -125,4 +125,22 @@ def test_search_modes_and_filters_from_the_command_line(capsys, corpus) -> None:
     )
     assert {h["source_uri"] for h in json.loads(result.out)["hits"]} == {str(corpus / "install.md")}
     assert "unknown search mode" in run_cli(capsys, "search", "x", "--mode", "fuzzy").err
+    assert "unknown fusion 'borda'" in run_cli(capsys, "search", "x", "--fusion", "borda").err
     assert "--meta takes KEY=VALUE" in run_cli(capsys, "search", "x", "--meta", "oops").err
+
+
+def test_hybrid_is_the_default_and_fusion_options_apply(capsys, corpus, monkeypatch) -> None:
+    run_cli(capsys, "ingest", str(corpus), "-c", "guide")
+    hits = json.loads(run_cli(capsys, "search", "virtualenv", "--json", "-k", "3").out)["hits"]
+    assert any(set(hit["retrievers"]) == {"dense", "sparse"} for hit in hits)
+    dense_only = run_cli(
+        capsys, "search", "virtualenv", "--json", "-k", "3", "--dense-weight", "1", "--fusion", "rrf"
+    )
+    dense = run_cli(capsys, "search", "virtualenv", "--json", "-k", "3", "--mode", "dense")
+    ids = [[hit["chunk_id"] for hit in json.loads(result.out)["hits"]] for result in (dense_only, dense)]
+    assert ids[0] == ids[1]  # all the weight on the dense ranking reproduces dense mode
+    diverse = run_cli(capsys, "search", "virtualenv", "--json", "-k", "3", "--diversity", "0.5")
+    assert diverse.code == 0 and json.loads(diverse.out)["hits"]
+    monkeypatch.setenv("CITEWISE_SEARCH_MODE", "sparse")
+    hits = json.loads(run_cli(capsys, "search", "virtualenv", "--json", "-k", "3").out)["hits"]
+    assert {tuple(hit["retrievers"]) for hit in hits} == {("sparse",)}

@@ -36,7 +36,14 @@ def test_postgres_url_is_used_as_given(monkeypatch) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("CITEWISE_CHUNK_OVERLAP", "500"), ("CITEWISE_CHUNK_TOKENS", "8"), ("CITEWISE_MAX_FILE_MB", "-1")],
+    [
+        ("CITEWISE_CHUNK_OVERLAP", "500"),
+        ("CITEWISE_CHUNK_TOKENS", "8"),
+        ("CITEWISE_MAX_FILE_MB", "-1"),
+        ("CITEWISE_SEARCH_MODE", "fuzzy"),
+        ("CITEWISE_SEARCH_FUSION", "borda"),
+        ("CITEWISE_SEARCH_DENSE_WEIGHT", "1.5"),
+    ],
 )
 def test_nonsense_values_are_rejected(monkeypatch, name, value) -> None:
     monkeypatch.setenv(name, value)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from retriever.db.models import Document
-from retriever.search import SearchFilters, SearchMode, allowed_chunk_ids, fuse, search
+from retriever.search import SearchFilters, SearchMode, allowed_chunk_ids, search
 from tests.retriever.test_knowledge_base import prepared
 
 
@@ -86,9 +86,26 @@ def test_keyword_index_is_saved_and_reused_until_the_database_moves_on(make_kb, 
     assert search(reader, "vacation", k=1, mode="sparse")[0].source_uri == "/hr/leave.md"
 
 
-def test_fusion_rewards_agreement_and_respects_weights() -> None:
-    rankings = {"dense": [(1, 0.9), (2, 0.8)], "sparse": [(2, 7.0), (3, 5.0)]}
-    fused = fuse(rankings, {"dense": 1.0, "sparse": 1.0}, rrf_k=60)
-    assert fused[0][0] == 2 and fused[0][2] == ("dense", "sparse")
-    dense_only = fuse(rankings, {"dense": 1.0, "sparse": 0.0}, rrf_k=60)
-    assert [chunk_id for chunk_id, _, _ in dense_only][:2] == [1, 2]  # a zero weight silences a retriever
+def test_near_duplicate_passages_collapse_into_the_best_hit(make_kb) -> None:
+    kb = make_kb()
+    kb.open(writable=True)
+    notice = "all backups are encrypted with the team key and kept for ninety days in the vault"
+    kb.write([prepared(kb, "ops", "/ops/a.md", [notice])])
+    kb.write([prepared(kb, "ops", "/ops/b.md", [notice + " (updated)"])])
+    kb.write([prepared(kb, "ops", "/ops/c.md", ["the pager rotates weekly between four people"])])
+    query = "backups encrypted team key"
+    hits = search(kb, query, k=2, mode="hybrid")
+    assert hits[0].source_uri in {"/ops/a.md", "/ops/b.md"} and len(hits[0].near_duplicates) == 1
+    assert hits[1].source_uri == "/ops/c.md"  # the duplicate's slot goes to another passage
+    plain = search(kb, query, k=2, mode="hybrid", collapse_duplicates=False)
+    assert {hit.source_uri for hit in plain} == {"/ops/a.md", "/ops/b.md"}
+
+
+def test_diversity_reranks_without_losing_the_best_hit(kb) -> None:
+    plain = search(kb, "monthly", k=3, mode="hybrid")
+    diverse = search(kb, "monthly", k=3, mode="hybrid", diversity=0.3)
+    assert diverse[0].chunk_id == plain[0].chunk_id  # MMR always keeps the most relevant first
+    assert sorted(hit.chunk_id for hit in diverse) == sorted(hit.chunk_id for hit in plain)
+    assert [hit.rank for hit in diverse] == [1, 2, 3]
+    with pytest.raises(ValueError, match="diversity"):
+        search(kb, "monthly", diversity=1.5)
