@@ -6,6 +6,7 @@ from app.settings import Settings
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline
 from retriever.embedders.base import Embedder, create_embedder
+from retriever.index.factory import IndexPolicy
 from retriever.knowledge_base import KnowledgeBase
 
 
@@ -17,8 +18,11 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def build_knowledge_base(settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
+    policy = IndexPolicy(
+        approximate_above=settings.approximate_index_above, min_recall=settings.approximate_min_recall
+    )
     return KnowledgeBase(
-        settings.resolved_database_url, settings.index_dir, embedder or build_embedder(settings)
+        settings.resolved_database_url, settings.index_dir, embedder or build_embedder(settings), policy
     )
 
 

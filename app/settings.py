@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     search_mode: Literal["dense", "sparse", "hybrid"] = Field(
         default="hybrid", description="The default search mode: dense, sparse (BM25) or hybrid."
     )
+    approximate_index_above: int = Field(
+        default=50_000,
+        ge=0,
+        description="Chunks above which search uses an approximate (IVF) index; 0 = never.",
+    )
+    approximate_min_recall: float = Field(
+        default=0.95,
+        gt=0.0,
+        le=1.0,
+        description="Recall@10 an approximate index must reach, else exact search.",
+    )
     search_fusion: Literal["zscore", "rrf"] = Field(
         default="zscore", description="How hybrid mode fuses its rankings: zscore (scores) or rrf (ranks)."
     )

@@ -30,7 +30,8 @@ from app.services import build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.data import DATASETS, RetrievalSet  # noqa: E402
 from retriever.db.models import Document  # noqa: E402
-from retriever.search import FusionWeights, SearchMode, search  # noqa: E402
+from retriever.fusion import FusionMethod, FusionWeights  # noqa: E402
+from retriever.search import SearchMode, search  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -61,6 +62,18 @@ def evaluate(
     return result
 
 
+def parse_weights(spec: str) -> FusionWeights:
+    """``[zscore:|rrf:]DENSE:SPARSE``, e.g. ``rrf:1:1`` or ``0.6:0.4`` (z-score)."""
+    parts = spec.split(":")
+    method = parts.pop(0) if parts[0] in {m.value for m in FusionMethod} else FusionMethod.ZSCORE
+    dense, sparse = (float(x) for x in parts)
+    return FusionWeights(dense=dense, sparse=sparse, method=FusionMethod(method))
+
+
+def describe(weights: FusionWeights) -> str:
+    return f"{weights.method.value} {weights.dense:g}:{weights.sparse:g}"
+
+
 def run_dataset(data: RetrievalSet, args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"citewise-{data.name}-"))
     try:
@@ -80,10 +93,10 @@ def run_dataset(data: RetrievalSet, args: argparse.Namespace) -> dict:
                 queries = random.Random(args.seed).sample(queries, args.queries)
             search(kb, "warm up", k=5, mode=SearchMode.HYBRID)  # model and keyword index loaded once
             modes = {mode.value: evaluate(kb, queries, mode) for mode in SearchMode}
-            for pair in filter(None, args.hybrid_weights.split(",")):
-                dense, sparse = (float(x) for x in pair.split(":"))
-                weights = FusionWeights(dense=dense, sparse=sparse)
-                modes[f"hybrid {dense:g}:{sparse:g}"] = evaluate(kb, queries, SearchMode.HYBRID, weights)
+            modes[f"hybrid {describe(FusionWeights())} (default)"] = modes.pop("hybrid")
+            for spec in filter(None, args.hybrid_weights.split(",")):
+                weights = parse_weights(spec)
+                modes[f"hybrid {describe(weights)}"] = evaluate(kb, queries, SearchMode.HYBRID, weights)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
@@ -126,7 +139,7 @@ def main() -> None:
     parser.add_argument(
         "--hybrid-weights",
         default="",
-        help="extra hybrid runs as DENSE:SPARSE weight pairs, e.g. 0.5:1,1:0.5 (tuning sweeps)",
+        help="extra hybrid runs, [zscore:|rrf:]DENSE:SPARSE, e.g. rrf:1:1,0.6:0.4 (comparisons, sweeps)",
     )
     args = parser.parse_args()
     names = [name.strip() for name in args.datasets.split(",") if name.strip()]

@@ -57,7 +57,7 @@ class FusionWeights:
 def fuse(rankings: dict[str, Ranking], weights: FusionWeights) -> Fused:
     if weights.method is FusionMethod.RRF:
         return rrf_fuse(rankings, weights.as_dict(), weights.rrf_k)
-    return zscore_fuse(rankings, weights.as_dict())
+    return zscore_fuse(rankings, weights.as_dict(), weights.depth)
 
 
 def rrf_fuse(rankings: dict[str, Ranking], weights: dict[str, float], rrf_k: int) -> Fused:
@@ -69,15 +69,20 @@ def rrf_fuse(rankings: dict[str, Ranking], weights: dict[str, float], rrf_k: int
     return _ordered(fused, rankings)
 
 
-def zscore_fuse(rankings: dict[str, Ranking], weights: dict[str, float]) -> Fused:
-    """Weighted sum of per-query standardised scores; a chunk a retriever missed gets its lowest."""
+def zscore_fuse(rankings: dict[str, Ranking], weights: dict[str, float], depth: int | None = None) -> Fused:
+    """Weighted sum of per-query standardised scores; a chunk a retriever missed gets its lowest.
+
+    Mean and spread come from each list's first ``depth`` scores, so asking for more results
+    does not change how the first ones are scored.
+    """
     standardised: dict[str, dict[int, float]] = {}
     for name, ranking in rankings.items():
         if not ranking:
             continue
         scores = np.asarray([score for _, score in ranking], dtype=np.float64)
-        spread = float(scores.std())
-        z = (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+        head = scores[:depth]
+        spread = float(head.std())
+        z = (scores - head.mean()) / spread if spread > 0 else np.zeros_like(scores)
         standardised[name] = {chunk_id: float(v) for (chunk_id, _), v in zip(ranking, z, strict=True)}
     floors = {name: min(scores.values()) for name, scores in standardised.items()}
     candidates = {chunk_id for scores in standardised.values() for chunk_id in scores}

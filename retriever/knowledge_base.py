@@ -23,6 +23,7 @@ from retriever.db.engine import make_engine, make_session_factory, migrate
 from retriever.db.models import Chunk, Collection, Document, KbState
 from retriever.document_writer import IndexDelta, bump_generation, delete_document, write_document
 from retriever.embedders.base import Embedder
+from retriever.index.factory import IndexDecision, IndexPolicy, choose_index
 from retriever.index.persistence import IndexCorruptError, IndexLockedError, IndexManifest, IndexStore
 from retriever.index.sparse_index import SparseIndex, SparseStore
 from retriever.index.vector_index import VectorIndex
@@ -50,9 +51,17 @@ class CollectionStats:
 
 
 class KnowledgeBase:
-    def __init__(self, database_url: str, index_dir: Path, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        index_dir: Path,
+        embedder: Embedder,
+        index_policy: IndexPolicy | None = None,
+    ) -> None:
         self.database_url = database_url
         self.embedder = embedder
+        self.index_policy = index_policy or IndexPolicy()
+        self.index_decision: IndexDecision | None = None  # the factory's last choice, with its reason
         self.store = IndexStore(index_dir)
         self.sparse_store = SparseStore(index_dir)
         self._sparse: SparseIndex | None = None
@@ -241,6 +250,10 @@ class KnowledgeBase:
         self._require_writable()
         if sparse:
             self.sparse_index(persist=True)
+        previous = None
+        if self._manifest is not None:
+            previous = IndexDecision.from_manifest(self._manifest.index_kind, self._manifest.index_params)
+        self._index, self.index_decision = choose_index(self.index, self.index_policy, previous)
         manifest = IndexManifest(
             embedder=self.embedder.name,
             dimension=self.embedder.dimension,
@@ -248,6 +261,7 @@ class KnowledgeBase:
             database_uid=self._database_uid,
             generation=self._generation,
             index_file="",
+            index_params=self.index_decision.as_manifest(),
         )
         self._manifest = self.store.save(self.index, manifest)
         self._dirty = False
@@ -295,6 +309,7 @@ class KnowledgeBase:
             if manifest is not None:
                 self._check_embedder(manifest)
                 self._index, self._manifest = self.store.load(manifest, mmap=mmap), manifest
+                self.index_decision = IndexDecision.from_manifest(manifest.index_kind, manifest.index_params)
                 return
         except IndexCorruptError as exc:
             self.load_problem = f"{exc}; rebuilding it from the database"

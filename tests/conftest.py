@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import tests.fakes  # noqa: F401  (registers the fake embedders)
+from retriever.index.factory import IndexPolicy
 from retriever.knowledge_base import KnowledgeBase
 from tests.fakes import HashingEmbedder
 
@@ -72,8 +73,8 @@ def make_kb(database_url: str, index_dir: Path) -> Iterator:
     """Factory for knowledge bases over the same database and index dir (to test reopening)."""
     opened: list[KnowledgeBase] = []
 
-    def factory(embedder: object | None = None) -> KnowledgeBase:
-        kb = KnowledgeBase(database_url, index_dir, embedder or HashingEmbedder())  # type: ignore[arg-type]
+    def factory(embedder: object | None = None, policy: IndexPolicy | None = None) -> KnowledgeBase:
+        kb = KnowledgeBase(database_url, index_dir, embedder or HashingEmbedder(), policy)  # type: ignore[arg-type]
         opened.append(kb)
         return kb
 

@@ -67,7 +67,10 @@ def ingest(
         else:
             with RichIngestProgress(console) as progress:
                 report = pipeline.run(paths, progress)
+        decision = kb.index_decision
     render.print_ingest_report(console, report)
+    if decision is not None and decision.build_seconds:  # the index kind was decided during this run
+        console.print(f"search index: {escape(decision.note)} ({decision.build_seconds:.1f} s)")
 
 
 @app.command()
@@ -165,7 +168,9 @@ def status(
         _warn_about_index(kb, report)
         stats = kb.collection_stats()
         recent = recent_jobs(kb, jobs) if jobs else []
-    render.print_status(console, stats, report, settings.embedder, _redact(settings.resolved_database_url))
+    render.print_status(
+        console, stats, report, settings.embedder, _redact(settings.resolved_database_url), kb.index_decision
+    )
     if jobs:
         render.print_jobs(console, recent)
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from ingest.pipeline import IngestReport
 from retriever.consistency import ConsistencyReport
 from retriever.db.models import IngestJob
+from retriever.index.factory import APPROXIMATE, IndexDecision
 from retriever.knowledge_base import CollectionStats
 from retriever.types import SearchHit
 
@@ -83,6 +84,7 @@ def print_status(
     report: ConsistencyReport | None,
     embedder: str,
     database: str,
+    decision: IndexDecision | None = None,
 ) -> None:
     table = Table(title="Collections")
     table.add_column("collection")
@@ -99,6 +101,18 @@ def print_status(
         style = "green" if report.consistent else "red"
         note = " (repaired on open)" if report.repaired else ""
         console.print(f"index:    [{style}]{escape(report.describe())}[/]{note}")
+    if decision is not None:
+        console.print(f"search:   {escape(describe_index(decision))}")
+
+
+def describe_index(decision: IndexDecision) -> str:
+    if decision.kind == APPROXIMATE:
+        recall = f", recall@10 {decision.recall_at_10:.3f} vs exact" if decision.recall_at_10 else ""
+        lists, probes = decision.params.get("nlist"), decision.params.get("nprobe")
+        return f"approximate (IVF, {lists} lists, nprobe {probes}{recall})"
+    if decision.note:
+        return f"exact ({decision.note})"
+    return "exact"
 
 
 def print_jobs(console: Console, jobs: list[tuple[IngestJob, str]]) -> None:

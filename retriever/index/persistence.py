@@ -20,12 +20,15 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import faiss
 
+from retriever.index.ivf_index import IvfVectorIndex, wrap
 from retriever.index.vector_index import VectorIndex
 
 FORMAT_VERSION = 1
+KNOWN_KINDS = {VectorIndex.kind: ("IndexIDMap2",), IvfVectorIndex.kind: ("IndexIVFFlat",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class IndexManifest:
     generation: int
     index_file: str
     index_kind: str = VectorIndex.kind
+    index_params: dict[str, Any] = field(default_factory=dict)  # see retriever.index.factory
     format_version: int = FORMAT_VERSION
     saved_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -80,7 +84,11 @@ class IndexStore:
             raise IndexCorruptError(f"cannot read {path}: {str(exc).strip().splitlines()[-1]}") from exc
         if index.ntotal != manifest.count or index.d != manifest.dimension:
             raise IndexCorruptError(f"{path} holds {index.ntotal} vectors, manifest says {manifest.count}")
-        return VectorIndex(manifest.dimension, index)
+        if type(index).__name__ not in KNOWN_KINDS.get(manifest.index_kind, ()):
+            raise IndexCorruptError(
+                f"{path} is a {type(index).__name__}, manifest says {manifest.index_kind}"
+            )
+        return wrap(index, manifest.dimension, manifest.index_params)
 
     def save(self, index: VectorIndex, manifest: IndexManifest) -> IndexManifest:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -89,7 +97,9 @@ class IndexStore:
         faiss.write_index(index.faiss_index, str(temp_path))
         _fsync_file(temp_path)
         os.replace(temp_path, self.directory / name)
-        manifest = IndexManifest(**{**asdict(manifest), "index_file": name, "count": len(index)})
+        manifest = IndexManifest(
+            **{**asdict(manifest), "index_file": name, "count": len(index), "index_kind": index.kind}
+        )
         atomic_write_text(self.manifest_path, json.dumps(asdict(manifest), indent=2))
         _fsync_dir(self.directory)
         self._remove_stale_files(keep=name)
