@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-retrieval clean-venv
+.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -26,13 +26,16 @@ lint: install
 
 # Benchmarks write bench/results/*.json and *.md; they fetch their data (Debian packages, the
 # BIG-bench sdist) into bench/.cache on first use and take several minutes each.
-bench: bench-ingest bench-retrieval
+bench: bench-ingest bench-retrieval bench-index
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
 
 bench-retrieval: install
 	$(BIN)/python bench/retrieval.py
+
+bench-index: install
+	$(BIN)/python bench/index_scale.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -53,6 +53,7 @@ def ingest(
     settings = _settings()
     with build_knowledge_base(settings) as kb:
         kb.open(writable=True)
+        decision_before = kb.index_decision
         pipeline = build_pipeline(
             settings,
             kb,
@@ -69,7 +70,7 @@ def ingest(
                 report = pipeline.run(paths, progress)
         decision = kb.index_decision
     render.print_ingest_report(console, report)
-    if decision is not None and decision.build_seconds:  # the index kind was decided during this run
+    if decision is not None and decision != decision_before and decision.note:  # decided during this run
         console.print(f"search index: {escape(decision.note)} ({decision.build_seconds:.1f} s)")
 
 

@@ -31,13 +31,18 @@ class IvfVectorIndex(VectorIndex):
 
     @classmethod
     def train(cls, vectors: np.ndarray, nlist: int, nprobe: int, *, seed: int = 1234) -> IvfVectorIndex:
-        """Cluster a sample of ``vectors`` into ``nlist`` lists (k-means on at most 64 per list)."""
+        """Cluster a sample of ``vectors`` into ``nlist`` lists.
+
+        k-means sees 40 vectors per list (FAISS wants at least 39) for 10 iterations: enough for
+        list assignment, and it keeps training at 1M vectors around a minute on two cores.
+        """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dimension = vectors.shape[1]
         quantizer = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
-        sample = min(len(vectors), 64 * nlist)
+        index.cp.niter = 10
+        sample = min(len(vectors), 40 * nlist)
         rows = np.random.default_rng(seed).choice(len(vectors), size=sample, replace=False)
         index.train(vectors[np.sort(rows)])
         index.own_fields = True
