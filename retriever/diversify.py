@@ -20,7 +20,7 @@ def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
     if len(words) < size:
         return frozenset({tuple(words)}) if words else frozenset()
-    return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+    return frozenset(zip(*(words[offset:] for offset in range(size)), strict=False))
 
 
 def jaccard(a: frozenset, b: frozenset) -> float:
@@ -32,17 +32,38 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 def collapse_near_duplicates(
     texts: Sequence[tuple[int, str]], threshold: float = NEAR_DUPLICATE_JACCARD
 ) -> dict[int, list[int]]:
-    """Keep the first of each group of near-identical texts: {kept id: [collapsed ids]}, in order."""
+    """Keep the first of each group of near-identical texts: {kept id: [collapsed ids]}, in order.
+
+    Overlaps are counted through an inverted index of shingles, so a long result list costs time
+    in proportion to its words rather than to the square of its length.
+    """
     kept: dict[int, list[int]] = {}
-    kept_shingles: list[tuple[int, frozenset]] = []
+    kept_sizes: dict[int, int] = {}
+    owners: dict[tuple[str, ...], list[int]] = {}
     for chunk_id, text in texts:
         own = shingles(text)
-        twin = next((kid for kid, other in kept_shingles if jaccard(own, other) >= threshold), None)
-        if twin is None:
-            kept[chunk_id] = []
-            kept_shingles.append((chunk_id, own))
-        else:
+        shared: dict[int, int] = {}
+        for shingle in own:
+            holders = owners.get(shingle)
+            if holders:  # most shingles are new: skip them without touching the counter
+                for kid in holders:
+                    shared[kid] = shared.get(kid, 0) + 1
+        twin = next(
+            (
+                kid
+                for kid, common in shared.items()
+                if common / (len(own) + kept_sizes[kid] - common) >= threshold
+            ),
+            None,
+        )
+        if twin is None and not own and 0 in kept_sizes.values():  # two empty texts are identical
+            twin = next(kid for kid, size in kept_sizes.items() if size == 0)
+        if twin is not None:
             kept[twin].append(chunk_id)
+            continue
+        kept[chunk_id], kept_sizes[chunk_id] = [], len(own)
+        for shingle in own:
+            owners.setdefault(shingle, []).append(chunk_id)
     return kept
 
 

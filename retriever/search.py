@@ -104,7 +104,7 @@ def _top_hits(kb: KnowledgeBase, ranked: Fused, k: int, collapse: bool) -> list[
     """Load hits window by window until ``k`` distinct passages are found or candidates run out."""
     loaded: list[SearchHit] = []
     groups: dict[int, list[int]] = {}
-    window = 2 * k
+    window = k + max(10, k // 4)  # near-duplicates are rare: a little slack, then more if needed
     for offset in range(0, len(ranked), window):
         loaded += load_hits(kb, ranked[offset : offset + window])
         if collapse:
