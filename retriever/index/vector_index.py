@@ -55,7 +55,10 @@ class VectorIndex:
             return
         if len(np.unique(id_array)) != len(id_array):
             raise ValueError("duplicate ids in one add")
-        self.remove(id_array)  # re-adding an id replaces its vector instead of duplicating it
+        # Re-adding an id replaces its vector instead of duplicating it. Only ids already present are
+        # removed: a removal rescans the whole index, which new chunks (fresh ids) never need.
+        if len(self):
+            self.remove(id_array[[self.contains(chunk_id) for chunk_id in id_array]])
         self._index.add_with_ids(vectors, id_array)
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
