@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index clean-venv
+.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -26,7 +26,7 @@ lint: install
 
 # Benchmarks write bench/results/*.json and *.md; they fetch their data (Debian packages, the
 # BIG-bench sdist) into bench/.cache on first use and take several minutes each.
-bench: bench-ingest bench-retrieval bench-index
+bench: bench-ingest bench-retrieval bench-index bench-search
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
@@ -36,6 +36,9 @@ bench-retrieval: install
 
 bench-index: install
 	$(BIN)/python bench/index_scale.py
+
+bench-search: install
+	$(BIN)/python bench/search_scale.py
 
 clean-venv:
 	rm -rf $(VENV)

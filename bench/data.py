@@ -111,4 +111,14 @@ def python_faq() -> RetrievalSet:
     return RetrievalSet("python-faq", documents, queries)
 
 
+def doc_sentences() -> list[str]:
+    """Distinct sentences of 40-300 characters from the Python docs' reStructuredText sources."""
+    docs = python_docs_dir(fetch_debian()) / "_sources"
+    found: set[str] = set()
+    for path in sorted(docs.rglob("*.rst.txt")):
+        text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8", errors="replace"))
+        found.update(s for s in re.split(r"(?<=[.!?])\s", text) if 40 <= len(s) <= 300)
+    return sorted(found)
+
+
 DATASETS = {"disfl-qa": disfl_qa, "python-faq": python_faq}

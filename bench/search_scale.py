@@ -3,7 +3,7 @@
 ``bench/index_scale.py`` times the vector index alone; this times what a user waits for: embedding
 the question with MiniLM, the vector index the factory chose, BM25, fusion and loading the hits
 from the database. Chunk texts are real sentences (the Python docs, recombined so every chunk is
-distinct) and chunk vectors are the synthetic themed vectors of index_scale.py, written straight
+distinct) and chunk vectors are the blended MiniLM vectors of index_scale.py, written straight
 into the knowledge base: embedding a million chunks on two cores would take over half a day.
 Queries are the Python FAQ questions.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import resource
 import shutil
 import sys
@@ -31,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_knowledge_base  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from bench.data import fetch_debian, python_docs_dir, python_faq  # noqa: E402
-from bench.index_scale import themed_vectors  # noqa: E402
+from bench.data import doc_sentences, python_faq  # noqa: E402
+from bench.index_scale import blended_vectors, real_embeddings  # noqa: E402
 from retriever.search import SearchMode, search  # noqa: E402
 from retriever.types import PreparedChunk, PreparedDocument, text_hash  # noqa: E402
 
@@ -41,19 +40,10 @@ CHUNKS_PER_DOCUMENT = 100
 DOCUMENTS_PER_WRITE = 20
 
 
-def sentences() -> list[str]:
-    docs = python_docs_dir(fetch_debian()) / "_sources"
-    found: list[str] = []
-    for path in sorted(docs.rglob("*.rst.txt")):
-        text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8", errors="replace"))
-        found += [s for s in re.split(r"(?<=[.!?])\s", text) if 40 <= len(s) <= 300]
-    return found
-
-
 def fill(kb, count: int, pool: list[str], seed: int) -> float:
     """Write ``count`` chunks with recombined sentences and synthetic vectors; returns seconds."""
     rng = random.Random(seed)
-    vectors = themed_vectors(count, max(50, count // 100), spread=0.6, seed=seed)
+    vectors = blended_vectors(real_embeddings()[0], count, seed=seed)
     collection_id = kb.collection("scale", create=True).id
     started = time.perf_counter()
     batch: list[PreparedDocument] = []
@@ -163,7 +153,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    pool = sentences()
+    pool = doc_sentences()
     faq = [question for question, _ in python_faq().queries]
     questions = [faq[i % len(faq)] for i in range(args.queries)]
     results = [run_size(int(size), pool, questions, args.seed) for size in args.sizes.split(",")]
