@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +123,15 @@ def doc_sentences() -> list[str]:
 
 
 DATASETS = {"disfl-qa": disfl_qa, "python-faq": python_faq}
+
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def write_results(stem: str, benchmark: str, fields: dict, markdown: str) -> None:
+    """bench/results/<stem>.json (the figures, dated) and <stem>.md (the table people read)."""
+    report = {"benchmark": benchmark, "date": datetime.now(UTC).isoformat(timespec="seconds"), **fields}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown)
+    print(markdown)

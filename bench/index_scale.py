@@ -22,7 +22,6 @@ import random
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
@@ -31,12 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.data import CACHE, doc_sentences, python_faq  # noqa: E402
+from bench.data import CACHE, doc_sentences, python_faq, write_results  # noqa: E402
 from retriever.embedders.base import create_embedder  # noqa: E402
 from retriever.index.factory import IndexPolicy, choose_index, exact_top_k, recall_at_k  # noqa: E402
 from retriever.index.vector_index import VectorIndex  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 DIMENSION = 384
 REAL_VECTORS = 50_000
 QUERIES = 500
@@ -180,18 +178,12 @@ def main() -> None:
     results = [run_size("real", real, queries, args.seed)]
     for size in args.sizes.split(","):
         results.append(run_size("blended", blended_vectors(real, int(size), args.seed), queries, args.seed))
-    report = {
-        "benchmark": "index-scale",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    fields = {
         "machine": f"{platform.machine()}, {faiss.omp_get_max_threads()} FAISS threads",
         "faiss": faiss.__version__,
         "results": results,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "index_scale.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(results, args.threads)
-    (RESULTS / "index_scale.md").write_text(text)
-    print(text)
+    write_results("index_scale", "index-scale", fields, markdown(results, args.threads))
 
 
 if __name__ == "__main__":

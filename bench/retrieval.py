@@ -10,14 +10,12 @@ Python FAQ). Fusion must not lose to the better single retriever on either kind.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from bench.data import DATASETS, RetrievalSet  # noqa: E402
+from bench.data import DATASETS, RetrievalSet, write_results  # noqa: E402
 from retriever.db.models import Document  # noqa: E402
 from retriever.fusion import FusionMethod, FusionWeights  # noqa: E402
 from retriever.search import SearchMode, search  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 LATENCY_QUERIES = 500
 
 
@@ -153,17 +150,7 @@ def main() -> None:
         parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
 
     results = {name: run_dataset(DATASETS[name](), args) for name in names}
-    report = {
-        "benchmark": "retrieval",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": args.seed,
-        "datasets": results,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "retrieval.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(results)
-    (RESULTS / "retrieval.md").write_text(text)
-    print(text)
+    write_results("retrieval", "retrieval", {"seed": args.seed, "datasets": results}, markdown(results))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_knowledge_base  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from bench.data import doc_sentences, python_faq  # noqa: E402
+from bench.data import doc_sentences, python_faq, write_results  # noqa: E402
 from bench.index_scale import blended_vectors, real_embeddings  # noqa: E402
 from retriever.search import SearchMode, search  # noqa: E402
 from retriever.types import PreparedChunk, PreparedDocument, text_hash  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 CHUNKS_PER_DOCUMENT = 100
 DOCUMENTS_PER_WRITE = 20
 
@@ -157,16 +155,7 @@ def main() -> None:
     faq = [question for question, _ in python_faq().queries]
     questions = [faq[i % len(faq)] for i in range(args.queries)]
     results = [run_size(int(size), pool, questions, args.seed) for size in args.sizes.split(",")]
-    report = {
-        "benchmark": "search-scale",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "results": results,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "search_scale.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(results)
-    (RESULTS / "search_scale.md").write_text(text)
-    print(text)
+    write_results("search_scale", "search-scale", {"results": results}, markdown(results))
 
 
 if __name__ == "__main__":
