@@ -110,6 +110,7 @@ class KnowledgeBase:
     ) -> ConsistencyReport:
         if rebuild:
             self._index, self._manifest = VectorIndex(self.embedder.dimension), None
+            self.index_decision = None
         else:
             self._load_index(mmap=not writable)
         report = self._quick_check(db_generation)
@@ -250,10 +251,7 @@ class KnowledgeBase:
         self._require_writable()
         if sparse:
             self.sparse_index(persist=True)
-        previous = None
-        if self._manifest is not None:
-            previous = IndexDecision.from_manifest(self._manifest.index_kind, self._manifest.index_params)
-        self._index, self.index_decision = choose_index(self.index, self.index_policy, previous)
+        self._index, self.index_decision = choose_index(self.index, self.index_policy, self.index_decision)
         manifest = IndexManifest(
             embedder=self.embedder.name,
             dimension=self.embedder.dimension,
@@ -315,6 +313,7 @@ class KnowledgeBase:
             self.load_problem = f"{exc}; rebuilding it from the database"
         self._index = VectorIndex(self.embedder.dimension)
         self._manifest = None
+        self.index_decision = None
 
     def _check_embedder(self, manifest: IndexManifest) -> None:
         if manifest.embedder != self.embedder.name or manifest.dimension != self.embedder.dimension:

@@ -105,12 +105,6 @@ class IvfVectorIndex(VectorIndex):
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 
-    def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
-        id_array = as_ids(ids)
-        if len(id_array) == 0:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return self._index.reconstruct_batch(id_array)
-
 
 def wrap(index: faiss.Index, dimension: int, params: dict[str, int] | None = None) -> VectorIndex:
     """The right wrapper for an index read from disk."""

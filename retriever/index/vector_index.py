@@ -80,10 +80,9 @@ class VectorIndex:
     def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
         """Stored vectors of these ids, one row each (for MMR and repairs)."""
         id_array = as_ids(ids)
-        out = np.empty((len(id_array), self.dimension), dtype=np.float32)
-        for row, chunk_id in enumerate(id_array):
-            out[row] = self._index.reconstruct(int(chunk_id))
-        return out
+        if len(id_array) == 0:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return self._index.reconstruct_batch(id_array)
 
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
