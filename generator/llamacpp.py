@@ -1,0 +1,134 @@
+"""GGUF models through llama-cpp-python: the packaged Qwen and SmolLM2 models, or any GGUF file.
+
+The chat template stored in the GGUF file formats the messages, for generation and for counting
+tokens alike, so the context budget is measured exactly as the model will see it. One model
+instance is not thread-safe: calls are serialised with a lock (the API bounds concurrency above).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from generator.base import Generation, GenerationOptions, Message, register_generator
+from generator.models import BUILTIN_MODELS, DEFAULT_MODEL, resolve_model_file
+
+PROMPT_LOOKUP_TOKENS = 10  # tokens drafted from the prompt per step (speculative decoding)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "citewise" / "models"
+
+
+class LlamaCppGenerator:
+    def __init__(
+        self,
+        model: str = "",
+        *,
+        cache_dir: Path | None = None,
+        context_window: int | None = None,
+        threads: int | None = None,
+        **_: object,
+    ) -> None:
+        self.model_ref = model or DEFAULT_MODEL
+        self.name = f"llamacpp:{self.model_ref}"
+        builtin = BUILTIN_MODELS.get(self.model_ref)
+        self._context_window = context_window or (builtin.context_window if builtin else 4096)
+        self._cache_dir = cache_dir or default_cache_dir()
+        self._threads = threads or max(1, os.cpu_count() or 1)
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def context_window(self) -> int:
+        return self._context_window
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                return
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            path = resolve_model_file(self.model_ref, self._cache_dir)
+            llm = Llama(
+                model_path=str(path), n_ctx=self._context_window, n_threads=self._threads, verbose=False
+            )
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ValueError(f"{path} has no chat template; Citewise needs an instruction-tuned model")
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=_token_text(llm, llm.token_eos()),
+                bos_token=_token_text(llm, llm.token_bos()),
+            )
+            self._llm = llm
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        self.warm_up()
+        prompt = self._formatter(messages=_as_dicts(messages)).prompt
+        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def count_text_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        self.warm_up()
+        with self._lock:
+            self._use_prompt_lookup(options.prompt_lookup)
+            chunks = self._llm.create_chat_completion(
+                messages=_as_dicts(messages),
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                stop=list(options.stop) or None,
+                stream=True,
+            )
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+
+    def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation:
+        self.warm_up()
+        started = time.perf_counter()
+        with self._lock:
+            self._use_prompt_lookup(options.prompt_lookup)
+            response = self._llm.create_chat_completion(
+                messages=_as_dicts(messages),
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                stop=list(options.stop) or None,
+            )
+        choice, usage = response["choices"][0], response["usage"]
+        return Generation(
+            text=choice["message"]["content"] or "",
+            prompt_tokens=int(usage["prompt_tokens"]),
+            completion_tokens=int(usage["completion_tokens"]),
+            finish_reason=choice.get("finish_reason") or "stop",
+            timings={"total_s": time.perf_counter() - started},
+        )
+
+    def _use_prompt_lookup(self, enabled: bool) -> None:
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        self._llm.draft_model = (
+            LlamaPromptLookupDecoding(num_pred_tokens=PROMPT_LOOKUP_TOKENS) if enabled else None
+        )
+
+
+def _token_text(llm: Any, token: int) -> str:
+    return llm.detokenize([token], special=True).decode("utf-8", errors="ignore") if token >= 0 else ""
+
+
+def _as_dicts(messages: Sequence[Message]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+register_generator("llamacpp", LlamaCppGenerator)

@@ -1,0 +1,55 @@
+"""A scripted generator for pipeline tests, registered through the real generator registry.
+
+It answers with a fixed reply (or echoes the last user message), streams it word by word, and
+counts tokens as words, so budget and streaming logic can be asserted exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from generator.base import Generation, GenerationOptions, Message, register_generator
+
+
+class ScriptedGenerator:
+    def __init__(self, model: str = "", *, reply: str | None = None, context_window: int = 512, **_: object):
+        self.name = f"fake:{model or 'scripted'}"
+        self.reply = reply
+        self._context_window = context_window
+        self.calls: list[tuple[list[Message], GenerationOptions]] = []
+        self.warmed = False
+
+    @property
+    def context_window(self) -> int:
+        return self._context_window
+
+    def warm_up(self) -> None:
+        self.warmed = True
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.content.split()) + 4 for m in messages)  # 4 per message for the template
+
+    def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
+        self.calls.append((list(messages), options))
+        text = self.reply if self.reply is not None else messages[-1].content
+        words = text.split(" ")[: options.max_tokens]
+        out = " ".join(words)
+        for stop in options.stop:
+            out = out.split(stop, 1)[0]
+        return out
+
+    def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation:
+        text = self._text(messages, options)
+        return Generation(text, self.count_tokens(messages), len(text.split()), "stop")
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        words = self._text(messages, options).split(" ")
+        for i, word in enumerate(words):
+            yield word if i == 0 else " " + word
+
+
+def scripted_generator(**options: object) -> ScriptedGenerator:
+    return ScriptedGenerator(**options)
+
+
+register_generator("fake", ScriptedGenerator)
