@@ -1,0 +1,128 @@
+"""Checking an answer's citations against the passages it was given.
+
+The answer is split into sentences; each sentence's [n] markers are read. Markers that point at a
+passage the model was not given are removed. A citation is *supported* when the sentence's content
+words are found in the cited passage (lexical overlap) or the two mean the same (embedding
+similarity, when an embedder is supplied); each supported citation also names the passage
+sentence that supports it best, as a character span inside the passage text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from generator.prompt import Passage
+
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_WORD = re.compile(r"\w+")
+# A sentence ends at . ! or ? (and any citation markers right after it) followed by whitespace.
+_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+")
+STOPWORDS = frozenset(
+    (
+        "a an and are as at be been but by can did do does for from had has have he her his how i if in into "
+        "is it its more most no not of on or our she so such than that the their them then there these they "
+        "this those to was we were what when where which who why will with would you your"
+    ).split()  # noqa: SIM905
+)
+
+Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors, one row each
+
+
+@dataclass(frozen=True, slots=True)
+class CitationPolicy:
+    min_lexical: float = 0.5  # share of the sentence's content words found in the passage
+    min_semantic: float = 0.6  # cosine between sentence and best passage sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    passage: int  # the cited passage number
+    supported: bool
+    lexical: float
+    semantic: float | None
+    span: tuple[int, int]  # best supporting sentence, as offsets into the passage text
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedSentence:
+    text: str  # without citation markers
+    citations: list[Support]
+    removed: list[int] = field(default_factory=list)  # markers naming passages that were not given
+
+    @property
+    def supported(self) -> bool:
+        return any(support.supported for support in self.citations)
+
+
+def split_sentences(answer: str) -> list[str]:
+    """Sentences with their trailing citation markers attached."""
+    pieces, start = [], 0
+    for match in _SENTENCE_END.finditer(answer):
+        pieces.append(answer[start : match.end(1) if match.group(1) else match.start()].strip())
+        start = match.end()
+    pieces.append(answer[start:].strip())
+    return [piece for piece in pieces if piece]
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    numbers: list[int] = []
+    for match in _MARKER.finditer(sentence):
+        numbers += [int(n) for n in match.group(1).split(",")]
+    return list(dict.fromkeys(numbers))
+
+
+def strip_markers(sentence: str) -> str:
+    return re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", sentence)).strip()
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for match in re.finditer(r"(?<=[.!?])\s+", text):
+        spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text.rstrip())))
+    return [(a, b) for a, b in spans if text[a:b].strip()] or [(0, len(text))]
+
+
+def check_answer(
+    answer: str,
+    passages: Sequence[Passage],
+    embed: Embed | None = None,
+    policy: CitationPolicy | None = None,
+) -> list[CheckedSentence]:
+    policy = policy or CitationPolicy()
+    by_number = {passage.number: passage for passage in passages}
+    checked = []
+    for sentence in split_sentences(answer):
+        plain = strip_markers(sentence)
+        numbers = cited_numbers(sentence)
+        supports = [_support(plain, by_number[n], embed, policy) for n in numbers if n in by_number]
+        checked.append(CheckedSentence(plain, supports, [n for n in numbers if n not in by_number]))
+    return checked
+
+
+def _support(sentence: str, passage: Passage, embed: Embed | None, policy: CitationPolicy) -> Support:
+    words = content_words(sentence)
+    spans = sentence_spans(passage.text)
+    span_words = [content_words(passage.text[a:b]) for a, b in spans]
+    lexical = len(words & content_words(passage.text)) / len(words) if words else 0.0
+    overlaps = [len(words & own) / max(1, len(words)) for own in span_words]
+    best = int(np.argmax(overlaps))
+    semantic = None
+    if embed is not None and sentence.strip():
+        vectors = embed([sentence, *(passage.text[a:b] for a, b in spans)])  # (1 + spans, d)
+        similarities = vectors[1:] @ vectors[0]  # (spans,)
+        semantic = float(similarities.max())
+        if overlaps[best] == 0:
+            best = int(np.argmax(similarities))
+    supported = lexical >= policy.min_lexical or (semantic is not None and semantic >= policy.min_semantic)
+    return Support(passage.number, supported, round(lexical, 3), semantic, spans[best])

@@ -1,0 +1,66 @@
+"""Citation parsing and support checking."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.citations import (
+    CitationPolicy,
+    check_answer,
+    cited_numbers,
+    sentence_spans,
+    split_sentences,
+    strip_markers,
+)
+from generator.prompt import Passage
+
+PASSAGES = [
+    Passage(1, "The office opens at 8am. Visitors sign in at reception on the ground floor."),
+    Passage(2, "Backups run every night at two. Restores are tested monthly by the on-call engineer."),
+]
+
+
+def test_sentences_keep_their_trailing_citations() -> None:
+    answer = "Backups run nightly at two [2]. Restores are tested monthly. [2] Visitors sign in [1][2]!"
+    assert split_sentences(answer) == [
+        "Backups run nightly at two [2].",
+        "Restores are tested monthly. [2]",
+        "Visitors sign in [1][2]!",
+    ]
+    assert cited_numbers("a [1, 3] b [3][2].") == [1, 3, 2]
+    assert strip_markers("Backups run nightly [2].") == "Backups run nightly."
+
+
+def test_supported_unsupported_and_invented_citations() -> None:
+    answer = (
+        "Backups run every night at two [2]. The CEO likes jazz [1]. Visitors sign in at reception [1][7]."
+    )
+    checked = check_answer(answer, PASSAGES)
+    assert [c.supported for c in checked] == [True, False, True]
+    assert checked[2].removed == [7]  # passage 7 was never given: the marker is dropped
+    backups = checked[0].citations[0]
+    assert PASSAGES[1].text[slice(*backups.span)] == "Backups run every night at two."
+    assert checked[1].citations[0].lexical < 0.5
+
+
+def test_sentences_without_citations_are_unsupported() -> None:
+    checked = check_answer("The office opens at 8am.", PASSAGES)
+    assert checked[0].citations == [] and not checked[0].supported
+
+
+def test_embedding_similarity_can_support_a_paraphrase() -> None:
+    def embed(texts):
+        # "nightly" paraphrases "every night": map both to the same direction.
+        rows = [[1.0, 0.0] if ("night" in t.lower()) else [0.0, 1.0] for t in texts]
+        return np.asarray(rows, dtype=np.float32)
+
+    answer = "Copies are made nightly [2]."
+    lexical_only = check_answer(answer, PASSAGES)
+    with_meaning = check_answer(answer, PASSAGES, embed=embed, policy=CitationPolicy(min_semantic=0.9))
+    assert not lexical_only[0].supported and with_meaning[0].supported
+    assert PASSAGES[1].text[slice(*with_meaning[0].citations[0].span)].startswith("Backups run every night")
+
+
+def test_sentence_spans_cover_the_passage_text() -> None:
+    text = "One. Two three? Four"
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["One.", "Two three?", "Four"]
