@@ -21,13 +21,12 @@ _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _WORD = re.compile(r"\w+")
 # A sentence ends at . ! or ? (and any citation markers right after it) followed by whitespace.
 _SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+")
-STOPWORDS = frozenset(
-    (
-        "a an and are as at be been but by can did do does for from had has have he her his how i if in into "
-        "is it its more most no not of on or our she so such than that the their them then there these they "
-        "this those to was we were what when where which who why will with would you your"
-    ).split()  # noqa: SIM905
+_STOPWORD_TEXT = (
+    "a an and are as at be been but by can did do does for from had has have he her his how i if in into "
+    "is it its more most no not of on or our she so such than that the their them then there these they "
+    "this those to was we were what when where which who why will with would you your"
 )
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors, one row each
 
