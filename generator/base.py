@@ -3,6 +3,7 @@
 Backends are cheap to construct and load their model in ``warm_up`` (or on first use), so the CLI,
 the API and tests can create them freely. A spec names a backend and, optionally, a model:
 
+    extractive                      no language model: the best-matching passage sentences, cited
     llamacpp:qwen2.5-0.5b           a packaged GGUF model by name
     llamacpp:/models/any.gguf       any GGUF file
     qwen2.5-0.5b, /models/any.gguf  shorthand: a built-in model name or a GGUF path means llamacpp
@@ -114,6 +115,5 @@ def create_generator(spec: str, **options: object) -> Generator:
 
 def _load_builtin_backends() -> None:
     """Register the built-in backends on first use (their modules import nothing heavy)."""
-    if "llamacpp" in _REGISTRY:
-        return
+    import generator.extractive
     import generator.llamacpp  # noqa: F401

@@ -7,6 +7,7 @@ window are dropped whole, lowest-ranked first, and reported: nothing is truncate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -74,3 +75,26 @@ def plan_prompt(
             f"after {answer_tokens} for the answer"
         )
     return PromptPlan(messages, kept, list(passages[len(kept) :]), tokens)
+
+
+_PASSAGE_HEADER = re.compile(r"^\[(\d+)\](?: (.*))?$")
+
+
+def parse_messages(messages: Sequence[Message]) -> tuple[str, list[Passage]]:
+    """The question and passages back out of ``build_messages``' user message (for backends that
+    work on the passages directly, like the extractive one)."""
+    user = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    body, _, tail = user.rpartition("\n\nQuestion: ")
+    question = tail.removesuffix("\nAnswer with citations:").strip()
+    body = body.removeprefix("Passages:\n\n")
+    passages: list[Passage] = []
+    for block in body.split("\n\n[") if body else []:
+        block = block if block.startswith("[") else "[" + block
+        header, _, text = block.partition("\n")
+        match = _PASSAGE_HEADER.match(header)
+        if match:
+            passages.append(Passage(int(match.group(1)), text))
+        elif passages:  # a blank line inside a passage
+            last = passages[-1]
+            passages[-1] = Passage(last.number, f"{last.text}\n\n{block}")
+    return question, passages
