@@ -6,6 +6,7 @@ the API and tests can create them freely. A spec names a backend and, optionally
     extractive                      no language model: the best-matching passage sentences, cited
     llamacpp:qwen2.5-0.5b           a packaged GGUF model by name
     llamacpp:/models/any.gguf       any GGUF file
+    transformers:/models/checkpoint a local Hugging Face checkpoint directory (torch, fp32)
     qwen2.5-0.5b, /models/any.gguf  shorthand: a built-in model name or a GGUF path means llamacpp
     package.module:factory          a third-party backend
 """
@@ -116,4 +117,5 @@ def create_generator(spec: str, **options: object) -> Generator:
 def _load_builtin_backends() -> None:
     """Register the built-in backends on first use (their modules import nothing heavy)."""
     import generator.extractive
-    import generator.llamacpp  # noqa: F401
+    import generator.llamacpp
+    import generator.transformers_backend  # noqa: F401
