@@ -57,7 +57,7 @@ class FusionWeights:
 def fuse(rankings: dict[str, Ranking], weights: FusionWeights) -> Fused:
     if weights.method is FusionMethod.RRF:
         return rrf_fuse(rankings, weights.as_dict(), weights.rrf_k)
-    return zscore_fuse(rankings, weights.as_dict(), weights.depth)
+    return zscore_fuse(rankings, weights.as_dict(), weights.depth, unmatched={"sparse": 0.0})
 
 
 def rrf_fuse(rankings: dict[str, Ranking], weights: dict[str, float], rrf_k: int) -> Fused:
@@ -69,22 +69,37 @@ def rrf_fuse(rankings: dict[str, Ranking], weights: dict[str, float], rrf_k: int
     return _ordered(fused, rankings)
 
 
-def zscore_fuse(rankings: dict[str, Ranking], weights: dict[str, float], depth: int | None = None) -> Fused:
+def zscore_fuse(
+    rankings: dict[str, Ranking],
+    weights: dict[str, float],
+    depth: int | None = None,
+    unmatched: dict[str, float] | None = None,
+) -> Fused:
     """Weighted sum of per-query standardised scores; a chunk a retriever missed gets its lowest.
 
     Mean and spread come from each list's first ``depth`` scores, so asking for more results
-    does not change how the first ones are scored.
+    does not change how the first ones are scored. ``unmatched`` gives the score a retriever
+    assigns to everything it did not return, when that is known (BM25: 0 for chunks sharing no
+    word with the query). A list shorter than ``depth`` is then padded with that score, so a rare
+    keyword matching a single chunk stands out instead of standardising to nothing.
     """
+    unmatched = unmatched or {}
     standardised: dict[str, dict[int, float]] = {}
+    floors: dict[str, float] = {}
     for name, ranking in rankings.items():
         if not ranking:
             continue
         scores = np.asarray([score for _, score in ranking], dtype=np.float64)
         head = scores[:depth]
-        spread = float(head.std())
-        z = (scores - head.mean()) / spread if spread > 0 else np.zeros_like(scores)
+        exhaustive = (
+            name in unmatched and depth is not None and len(scores) < depth
+        )  # it returned all matches
+        if exhaustive:
+            head = np.concatenate([head, np.full(depth - len(head), unmatched[name])])
+        mean, spread = float(head.mean()), float(head.std())
+        z = (scores - mean) / spread if spread > 0 else np.zeros_like(scores)
         standardised[name] = {chunk_id: float(v) for (chunk_id, _), v in zip(ranking, z, strict=True)}
-    floors = {name: min(scores.values()) for name, scores in standardised.items()}
+        floors[name] = (unmatched[name] - mean) / spread if exhaustive and spread > 0 else float(z.min())
     candidates = {chunk_id for scores in standardised.values() for chunk_id in scores}
     fused = {
         chunk_id: sum(

@@ -1,6 +1,6 @@
 """A scripted generator for pipeline tests, registered through the real generator registry.
 
-It answers with a fixed reply (or echoes the last user message), streams it word by word, and
+It answers with scripted replies (or echoes the last user message), streams it word by word, and
 counts tokens as words, so budget and streaming logic can be asserted exactly.
 """
 
@@ -12,9 +12,18 @@ from generator.base import Generation, GenerationOptions, Message, register_gene
 
 
 class ScriptedGenerator:
-    def __init__(self, model: str = "", *, reply: str | None = None, context_window: int = 512, **_: object):
+    def __init__(
+        self,
+        model: str = "",
+        *,
+        reply: str | None = None,
+        replies: list[str] | None = None,
+        context_window: int = 512,
+        **_: object,
+    ):
         self.name = f"fake:{model or 'scripted'}"
         self.reply = reply
+        self.replies = list(replies or [])  # used one per call, in order, before ``reply``
         self._context_window = context_window
         self.calls: list[tuple[list[Message], GenerationOptions]] = []
         self.warmed = False
@@ -31,7 +40,10 @@ class ScriptedGenerator:
 
     def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
         self.calls.append((list(messages), options))
-        text = self.reply if self.reply is not None else messages[-1].content
+        if self.replies:
+            text = self.replies.pop(0)
+        else:
+            text = self.reply if self.reply is not None else messages[-1].content
         words = text.split(" ")[: options.max_tokens]
         out = " ".join(words)
         for stop in options.stop:

@@ -56,3 +56,15 @@ def test_weights_validate_and_select_the_method() -> None:
         FusionWeights.from_dense_share(1.5)
     with pytest.raises(ValueError):
         FusionWeights(method="borda")
+
+
+def test_a_rare_keyword_matching_one_chunk_still_counts() -> None:
+    # BM25 found a single chunk (nothing else shares a word with the query); dense prefers others.
+    dense = [(i, 0.60 - 0.01 * i) for i in range(1, 21)]
+    sparse = [(15, 7.5)]
+    fused = zscore_fuse(
+        {"dense": dense, "sparse": sparse}, {"dense": 0.7, "sparse": 0.3}, 100, {"sparse": 0.0}
+    )
+    assert ids(fused)[0] == 15
+    # Without knowing that unreturned chunks score 0, a one-item list standardises to nothing.
+    assert ids(zscore_fuse({"dense": dense, "sparse": sparse}, {"dense": 0.7, "sparse": 0.3}, 100))[0] == 1

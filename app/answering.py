@@ -1,0 +1,248 @@
+"""The answer pipeline: retrieve, fit the prompt, generate (streaming), check citations, abstain.
+
+This is where retriever and generator meet, so it lives in ``app``. The model is never trusted
+to abstain on its own (the field notes: the 0.5B model pastes a passage instead); the pipeline
+abstains when retrieval is weak or when no sentence of the answer is supported by a passage it
+cites, and then shows the closest sources instead of an answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from generator.base import GenerationOptions, Generator, Message
+from generator.citations import CheckedSentence, CitationPolicy, Embed, check_answer
+from generator.prompt import NOT_IN_DOCUMENTS, Passage, plan_prompt
+from retriever.knowledge_base import KnowledgeBase
+from retriever.search import SearchFilters, SearchMode, search
+from retriever.types import SearchHit
+
+REWRITE_PROMPT = (
+    "Rewrite the user's last question so it can be understood without the conversation. "
+    "Reply with the question only."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOptions:
+    k: int = 5
+    mode: SearchMode = SearchMode.HYBRID
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    answer_tokens: int = 160
+    min_retrieval_similarity: float = 0.25  # cosine of the best passage; below it, abstain unasked
+    citation_policy: CitationPolicy = field(default_factory=CitationPolicy)
+    prompt_lookup: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    number: int
+    document_id: int
+    chunk_id: int
+    source_uri: str
+    title: str
+    page: int | None
+    heading: str
+    char_start: int  # the supporting span, in the document's extracted text
+    char_end: int
+    quote: str
+    supported: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    standalone_question: str
+    answer: str
+    abstained: bool
+    abstain_reason: str | None
+    sentences: list[CheckedSentence]
+    citations: list[Citation]
+    sources: list[SearchHit]  # every passage the model saw, or the closest ones when abstaining
+    dropped_passages: list[int]  # chunk ids left out to fit the model's window
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerEvent:
+    """What a streaming caller receives: tokens, then exactly one final answer."""
+
+    kind: Literal["token", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+
+class AnswerPipeline:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        generator: Generator,
+        options: AnswerOptions | None = None,
+        similarity: Callable[[str, Sequence[SearchHit]], list[float]] | None = None,
+        embed: Embed | None = None,
+    ) -> None:
+        self.kb = kb
+        self.generator = generator
+        self.options = options or AnswerOptions()
+        self.embed = embed
+        self._similarity = similarity or self._dense_similarity
+
+    def ask(self, question: str, history: Sequence[Message] = ()) -> Answer:
+        events = list(self.stream(question, history))
+        final = events[-1].answer
+        assert final is not None
+        return final
+
+    def stream(self, question: str, history: Sequence[Message] = ()) -> Iterator[AnswerEvent]:
+        if not question.strip():
+            raise ValueError("the question is empty")
+        options, timings = self.options, {}
+        started = time.perf_counter()
+        standalone = self.standalone_question(question, history)
+        hits = search(self.kb, standalone, k=options.k, mode=options.mode, filters=options.filters)
+        timings["retrieval_s"] = time.perf_counter() - started
+        best = max(self._similarity(standalone, hits[:3]), default=0.0)
+        if not hits or best < options.min_retrieval_similarity:
+            reason = "no passages found" if not hits else f"weak retrieval (best similarity {best:.2f})"
+            yield self._abstention(question, standalone, reason, hits, [], timings, started)
+            return
+
+        passages = [_as_passage(n, hit) for n, hit in enumerate(hits, start=1)]
+        plan = plan_prompt(self.generator, standalone, passages, options.answer_tokens)
+        generation = GenerationOptions(
+            max_tokens=options.answer_tokens, stop=("\n\n", "Question:"), prompt_lookup=options.prompt_lookup
+        )
+        pieces: list[str] = []
+        for piece in self.generator.stream(plan.messages, generation):
+            if not pieces:
+                timings["first_token_s"] = time.perf_counter() - started
+            pieces.append(piece)
+            yield AnswerEvent("token", piece)
+        text = "".join(pieces).strip()
+        timings["generation_s"] = time.perf_counter() - started - timings["retrieval_s"]
+
+        used = hits[: len(plan.passages)]
+        dropped = [hit.chunk_id for hit in hits[len(plan.passages) :]]
+        sentences = check_answer(text, plan.passages, self.embed, options.citation_policy)
+        if text.startswith(NOT_IN_DOCUMENTS) or not any(s.supported for s in sentences):
+            reason = (
+                "the model found no answer"
+                if text.startswith(NOT_IN_DOCUMENTS)
+                else "no sentence is supported"
+            )
+            yield self._abstention(question, standalone, reason, used, dropped, timings, started, sentences)
+            return
+        citations = _resolve(sentences, plan.passages, used)
+        timings["total_s"] = time.perf_counter() - started
+        answer = Answer(
+            question,
+            standalone,
+            _clean(text, sentences),
+            False,
+            None,
+            sentences,
+            citations,
+            used,
+            dropped,
+            timings,
+        )
+        yield AnswerEvent("answer", answer=answer)
+
+    def standalone_question(self, question: str, history: Sequence[Message]) -> str:
+        """With chat history, ask the model for a self-contained question; without, keep it."""
+        turns = [m for m in history if m.role in ("user", "assistant")]
+        if not turns:
+            return question.strip()
+        transcript = "\n".join(f"{m.role}: {m.content}" for m in turns[-6:])
+        messages = [
+            Message("system", REWRITE_PROMPT),
+            Message("user", f"{transcript}\nuser: {question.strip()}\n\nStandalone question:"),
+        ]
+        rewritten = self.generator.generate(
+            messages, GenerationOptions(max_tokens=64, stop=("\n",))
+        ).text.strip()
+        # The extractive backend and confused small models echo passages: keep the question then.
+        return rewritten if 0 < len(rewritten) <= 4 * len(question) + 200 else question.strip()
+
+    def _dense_similarity(self, question: str, hits: Sequence[SearchHit]) -> list[float]:
+        if not hits:
+            return []
+        query = self.kb.embedder.embed_query(question)
+        vectors = self.kb.index.vectors(
+            [hit.chunk_id for hit in hits if self.kb.index.contains(hit.chunk_id)]
+        )
+        return [float(v @ query) for v in vectors]
+
+    def _abstention(
+        self,
+        question: str,
+        standalone: str,
+        reason: str,
+        hits: Sequence[SearchHit],
+        dropped: list[int],
+        timings: dict[str, float],
+        started: float,
+        sentences: list[CheckedSentence] | None = None,
+    ) -> AnswerEvent:
+        timings["total_s"] = time.perf_counter() - started
+        answer = Answer(
+            question,
+            standalone,
+            NOT_IN_DOCUMENTS,
+            True,
+            reason,
+            sentences or [],
+            [],
+            list(hits[:3]),
+            dropped,
+            timings,
+        )
+        return AnswerEvent("answer", answer=answer)
+
+
+def _as_passage(number: int, hit: SearchHit) -> Passage:
+    return Passage(number, hit.text, title=hit.title, heading=" › ".join(hit.heading_path), page=hit.page)
+
+
+def _resolve(
+    sentences: list[CheckedSentence], passages: list[Passage], hits: list[SearchHit]
+) -> list[Citation]:
+    """One citation per cited passage, pointing at its best supporting span in the document."""
+    hit_of = {passage.number: hit for passage, hit in zip(passages, hits, strict=True)}
+    best: dict[int, tuple[bool, float, tuple[int, int]]] = {}
+    for sentence in sentences:
+        for support in sentence.citations:
+            key = (support.supported, support.lexical, support.span)
+            if support.passage not in best or key[:2] > best[support.passage][:2]:
+                best[support.passage] = key
+    citations = []
+    for number in sorted(best):
+        supported, _, (start, end) = best[number]
+        hit = hit_of[number]
+        citations.append(
+            Citation(
+                number=number,
+                document_id=hit.document_id,
+                chunk_id=hit.chunk_id,
+                source_uri=hit.source_uri,
+                title=hit.title,
+                page=hit.page,
+                heading=" › ".join(hit.heading_path),
+                char_start=hit.char_start + start,
+                char_end=hit.char_start + end,
+                quote=hit.text[start:end],
+                supported=supported,
+            )
+        )
+    return citations
+
+
+def _clean(text: str, sentences: list[CheckedSentence]) -> str:
+    """The answer with markers to passages that were never given removed."""
+    for sentence in sentences:
+        for number in sentence.removed:
+            text = text.replace(f"[{number}]", "")
+    return " ".join(text.split())

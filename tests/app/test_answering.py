@@ -1,0 +1,107 @@
+"""The answer pipeline with a scripted generator: citations, abstention, budget, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.answering import AnswerOptions, AnswerPipeline
+from generator.base import Message
+from generator.prompt import NOT_IN_DOCUMENTS
+from tests.fake_generators import ScriptedGenerator
+from tests.retriever.test_knowledge_base import prepared
+
+
+@pytest.fixture
+def kb(make_kb):
+    kb = make_kb()
+    kb.open(writable=True)
+    kb.write(
+        [prepared(kb, "ops", "/ops/backup.md", ["Nightly backups run at two. Restores are tested monthly."])]
+    )
+    kb.write([prepared(kb, "ops", "/ops/oncall.md", ["The pager rotates weekly between four engineers."])])
+    kb.write([prepared(kb, "hr", "/hr/leave.md", ["Vacation days accrue monthly."])])
+    return kb
+
+
+def pipeline(kb, generator, **options) -> AnswerPipeline:
+    return AnswerPipeline(
+        kb, generator, AnswerOptions(**options), similarity=lambda q, hits: [0.9] * len(hits)
+    )
+
+
+def test_a_supported_answer_streams_and_resolves_its_citations(kb) -> None:
+    generator = ScriptedGenerator(reply="Backups run nightly at two [1].")
+    events = list(pipeline(kb, generator, k=3).stream("When do backups run?"))
+    tokens = "".join(e.text for e in events if e.kind == "token")
+    answer = events[-1].answer
+    assert events[-1].kind == "answer" and tokens == "Backups run nightly at two [1]."
+    assert not answer.abstained and answer.answer == "Backups run nightly at two [1]."
+    [citation] = answer.citations
+    source = answer.sources[0]
+    assert citation.number == 1 and citation.supported and citation.source_uri == source.source_uri
+    assert citation.quote == "Nightly backups run at two."
+    assert citation.char_start == source.char_start and citation.char_end - citation.char_start == len(
+        citation.quote
+    )
+    assert {"retrieval_s", "first_token_s", "generation_s", "total_s"} <= set(answer.timings)
+    user = generator.calls[0][0][1]
+    assert "[1]" in user.content and "Question: When do backups run?" in user.content
+
+
+def test_markers_to_passages_never_given_are_removed(kb) -> None:
+    answer = pipeline(kb, ScriptedGenerator(reply="Backups run nightly at two [1][9]."), k=2).ask("backups?")
+    assert answer.answer == "Backups run nightly at two [1]."
+    assert answer.sentences[0].removed == [9]
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("The CEO likes jazz [1].", "no sentence is supported"),
+        (NOT_IN_DOCUMENTS, "the model found no answer"),
+    ],
+)
+def test_unsupported_or_declined_answers_abstain_and_show_sources(kb, reply, reason) -> None:
+    answer = pipeline(kb, ScriptedGenerator(reply=reply), k=3).ask("When do backups run?")
+    assert answer.abstained and answer.answer == NOT_IN_DOCUMENTS and answer.abstain_reason == reason
+    assert answer.sources and answer.citations == []
+
+
+def test_weak_retrieval_abstains_without_asking_the_model(kb) -> None:
+    generator = ScriptedGenerator(reply="anything [1].")
+    weak = AnswerPipeline(kb, generator, AnswerOptions(k=3), similarity=lambda q, hits: [0.05] * len(hits))
+    answer = weak.ask("What is the capital of Peru?")
+    assert answer.abstained and "weak retrieval" in answer.abstain_reason
+    assert generator.calls == [] and answer.sources
+
+
+def test_passages_that_do_not_fit_are_reported(make_kb) -> None:
+    kb = make_kb()
+    kb.open(writable=True)
+    for n in range(3):
+        words = " ".join(f"backup{n}word{i}" for i in range(80))
+        kb.write([prepared(kb, "ops", f"/ops/long{n}.md", [f"Backups run nightly. {words}"])])
+    # Fake tokens are words: the system prompt plus one 83-word passage fits in 200, two do not.
+    generator = ScriptedGenerator(reply="Backups run nightly [1].", context_window=300)
+    answer = pipeline(kb, generator, k=3, answer_tokens=100).ask("When do backups run?")
+    assert len(answer.sources) == 1 and len(answer.dropped_passages) == 2
+    assert set(answer.dropped_passages).isdisjoint(hit.chunk_id for hit in answer.sources)
+
+
+def test_follow_ups_are_rewritten_into_standalone_questions(kb) -> None:
+    generator = ScriptedGenerator(replies=["When are restores tested?", "Restores are tested monthly [1]."])
+    history = [Message("user", "When do backups run?"), Message("assistant", "Nightly at two [1].")]
+    answer = pipeline(kb, generator, k=2).ask("and restores?", history)
+    assert answer.standalone_question == "When are restores tested?"
+    assert "and restores?" in generator.calls[0][0][1].content  # the rewrite saw the conversation
+    assert not answer.abstained
+
+
+def test_default_confidence_uses_the_stored_vectors(kb) -> None:
+    generator = ScriptedGenerator(reply="Backups run nightly at two [1].")
+    strict = AnswerPipeline(kb, generator, AnswerOptions(k=2, min_retrieval_similarity=1.01))
+    assert strict.ask("nightly backups run at two").abstained  # no cosine exceeds 1
+    lenient = AnswerPipeline(kb, generator, AnswerOptions(k=2, min_retrieval_similarity=0.2))
+    assert not lenient.ask("nightly backups run at two").abstained
+    with pytest.raises(ValueError, match="empty"):
+        lenient.ask("  ")
