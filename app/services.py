@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
+from app.answering import AnswerOptions, AnswerPipeline
 from app.settings import Settings
+from generator.base import Generator, create_generator
+from generator.models import DEFAULT_MODEL
+from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline
 from retriever.embedders.base import Embedder, create_embedder
 from retriever.index.factory import IndexPolicy
 from retriever.knowledge_base import KnowledgeBase
+from retriever.search import SearchFilters, SearchMode
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -48,3 +55,36 @@ def build_pipeline(
         skip_dirs=(settings.data_dir,),
     )
     return IngestPipeline(kb, chunker, options)
+
+
+def build_generator(settings: Settings, spec: str | None = None) -> Generator:
+    """The configured answer model. When the default model's packages are missing, fall back to the
+    extractive backend (no model needed) and say so; a model the user asked for must exist."""
+    chosen = spec or settings.generator
+    generator = create_generator(chosen, cache_dir=settings.data_dir / "models")
+    if spec is None and chosen == DEFAULT_MODEL:
+        try:
+            generator.warm_up()
+        except GeneratorModelMissing as exc:
+            warnings.warn(f"{exc}; answering with the extractive backend instead", stacklevel=2)
+            generator = create_generator("extractive")
+    return generator
+
+
+def build_answer_pipeline(
+    settings: Settings,
+    kb: KnowledgeBase,
+    generator: Generator,
+    *,
+    k: int | None = None,
+    mode: SearchMode | None = None,
+    filters: SearchFilters | None = None,
+) -> AnswerPipeline:
+    options = AnswerOptions(
+        k=k or settings.answer_k,
+        mode=mode or SearchMode(settings.search_mode),
+        filters=filters or SearchFilters(),
+        answer_tokens=settings.answer_tokens,
+        min_retrieval_similarity=settings.min_retrieval_similarity,
+    )
+    return AnswerPipeline(kb, generator, options, embed=kb.embedder.embed_documents)

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
         le=1.0,
         description="Recall@10 an approximate index must reach, else exact search.",
     )
+    generator: str = Field(
+        default="qwen2.5-0.5b",
+        description="Answer model: qwen2.5-0.5b, qwen2.5-1.5b, smollm2-135m, extractive, a .gguf path, "
+        "transformers:/checkpoint, or module:factory.",
+    )
+    answer_tokens: int = Field(default=160, ge=16, le=2048, description="Most tokens an answer may use.")
+    answer_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for an answer.")
+    min_retrieval_similarity: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="Abstain when no passage is at least this similar."
+    )
     search_fusion: Literal["zscore", "rrf"] = Field(
         default="zscore", description="How hybrid mode fuses its rankings: zscore (scores) or rrf (ranks)."
     )

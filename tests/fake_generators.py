@@ -65,3 +65,22 @@ def scripted_generator(**options: object) -> ScriptedGenerator:
 
 
 register_generator("fake", ScriptedGenerator)
+
+
+class PassageCopier(ScriptedGenerator):
+    """Answers with the first sentence of passage [1], cited: what small models often do."""
+
+    def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
+        from generator.citations import sentence_spans
+        from generator.prompt import parse_messages
+
+        self.calls.append((list(messages), options))
+        _, passages = parse_messages(messages)
+        if not passages:
+            return messages[-1].content.split("\n")[-1]  # a rewrite request: echo the last line
+        start, end = sentence_spans(passages[0].text)[0]
+        return f"{passages[0].text[start:end].rstrip('.')} [1]."
+
+
+def passage_copier(**options: object) -> PassageCopier:
+    return PassageCopier(**options)

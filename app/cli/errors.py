@@ -6,6 +6,8 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
+from generator.models import ModelCorruptError
+from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.discovery import MissingPathError
 from retriever.embedders.base import UnknownEmbedderError
 from retriever.embedders.minilm import ModelNotInstalledError
@@ -30,6 +32,9 @@ HANDLED = (
     IndexLockedError,
     UnknownEmbedderError,
     ModelNotInstalledError,
+    GeneratorModelMissing,
+    ModelCorruptError,
+    FileNotFoundError,
     ValidationError,
     OperationalError,
     ValueError,

@@ -1,4 +1,4 @@
-"""The ``citewise`` command line: ingest, search, status, delete, reindex."""
+"""The ``citewise`` command line: ingest, search, ask, chat, status, delete, reindex."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from retriever.knowledge_base import KnowledgeBase
 
 app = typer.Typer(
     name="citewise",
-    help="Ingest and search your own documents, fully offline. (Cited answers: see the roadmap.)",
+    help="Ingest, search and ask questions of your own documents, fully offline, with cited answers.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -233,6 +233,11 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+from app.cli import ask as _ask  # noqa: E402  (registers ask and chat)
+
+_ask.register(app, _settings, console)
 
 
 def main() -> None:
