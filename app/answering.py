@@ -16,6 +16,7 @@ from typing import Literal
 from generator.base import GenerationOptions, Generator, Message
 from generator.citations import CheckedSentence, CitationPolicy, Embed, check_answer
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, plan_prompt
+from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode, search
 from retriever.types import SearchHit
@@ -35,6 +36,7 @@ class AnswerOptions:
     min_retrieval_similarity: float = 0.25  # cosine of the best passage; below it, abstain unasked
     citation_policy: CitationPolicy = field(default_factory=CitationPolicy)
     prompt_lookup: bool = True
+    weights: FusionWeights | None = None  # hybrid fusion; None = the retriever's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,14 @@ class AnswerPipeline:
         options, timings = self.options, {}
         started = time.perf_counter()
         standalone = self.standalone_question(question, history)
-        hits = search(self.kb, standalone, k=options.k, mode=options.mode, filters=options.filters)
+        hits = search(
+            self.kb,
+            standalone,
+            k=options.k,
+            mode=options.mode,
+            filters=options.filters,
+            weights=options.weights,
+        )
         timings["retrieval_s"] = time.perf_counter() - started
         best = max(self._similarity(standalone, hits[:3]), default=0.0)
         if not hits or best < options.min_retrieval_similarity:
@@ -127,12 +136,9 @@ class AnswerPipeline:
         used = hits[: len(plan.passages)]
         dropped = [hit.chunk_id for hit in hits[len(plan.passages) :]]
         sentences = check_answer(text, plan.passages, self.embed, options.citation_policy)
-        if text.startswith(NOT_IN_DOCUMENTS) or not any(s.supported for s in sentences):
-            reason = (
-                "the model found no answer"
-                if text.startswith(NOT_IN_DOCUMENTS)
-                else "no sentence is supported"
-            )
+        declined = is_declined(text)
+        if declined or not any(s.supported for s in sentences):
+            reason = "the model found no answer" if declined else "no sentence is supported"
             yield self._abstention(question, standalone, reason, used, dropped, timings, started, sentences)
             return
         citations = _resolve(sentences, plan.passages, used)
@@ -164,8 +170,12 @@ class AnswerPipeline:
         rewritten = self.generator.generate(
             messages, GenerationOptions(max_tokens=64, stop=("\n",))
         ).text.strip()
-        # The extractive backend and confused small models echo passages: keep the question then.
-        return rewritten if 0 < len(rewritten) <= 4 * len(question) + 200 else question.strip()
+        if rewritten and not is_declined(rewritten) and len(rewritten) <= 4 * len(question) + 200:
+            return rewritten
+        # No usable rewrite (the extractive backend cannot write one; small models sometimes paste
+        # a passage): search with the previous question and this one together instead.
+        previous = next((m.content for m in reversed(turns) if m.role == "user"), "")
+        return f"{previous.strip()} {question.strip()}".strip()
 
     def _dense_similarity(self, question: str, hits: Sequence[SearchHit]) -> list[float]:
         if not hits:
@@ -201,6 +211,11 @@ class AnswerPipeline:
             timings,
         )
         return AnswerEvent("answer", answer=answer)
+
+
+def is_declined(text: str) -> bool:
+    """The model said the passages do not contain the answer (in the words the prompt asks for)."""
+    return text.strip().lower().startswith(NOT_IN_DOCUMENTS.lower().rstrip("."))
 
 
 def _as_passage(number: int, hit: SearchHit) -> Passage:

@@ -12,6 +12,7 @@ from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline
 from retriever.embedders.base import Embedder, create_embedder
+from retriever.fusion import FusionWeights
 from retriever.index.factory import IndexPolicy
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode
@@ -86,5 +87,6 @@ def build_answer_pipeline(
         filters=filters or SearchFilters(),
         answer_tokens=settings.answer_tokens,
         min_retrieval_similarity=settings.min_retrieval_similarity,
+        weights=FusionWeights.from_dense_share(settings.search_dense_weight, settings.search_fusion),
     )
     return AnswerPipeline(kb, generator, options, embed=kb.embedder.embed_documents)

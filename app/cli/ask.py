@@ -40,6 +40,7 @@ def open_pipeline(
     chosen = _parse_choice(mode or settings.search_mode, SearchMode, "search mode")
     _warn_about_index(kb, kb.open())
     generator = build_generator(settings, model)
+    generator.warm_up()  # a missing or broken model is reported now, not after retrieval
     return build_answer_pipeline(
         settings, kb, generator, k=k, mode=chosen, filters=SearchFilters(collections=tuple(collection))
     )

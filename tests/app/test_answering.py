@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.answering import AnswerOptions, AnswerPipeline
-from generator.base import Message
+from generator.base import Message, create_generator
 from generator.prompt import NOT_IN_DOCUMENTS
 from tests.fake_generators import ScriptedGenerator
 from tests.retriever.test_knowledge_base import prepared
@@ -105,3 +105,14 @@ def test_default_confidence_uses_the_stored_vectors(kb) -> None:
     assert not lenient.ask("nightly backups run at two").abstained
     with pytest.raises(ValueError, match="empty"):
         lenient.ask("  ")
+
+
+def test_without_a_usable_rewrite_the_previous_question_joins_the_new_one(kb) -> None:
+    history = [Message("user", "When do backups run?"), Message("assistant", "Nightly at two [1].")]
+    extractive = AnswerPipeline(kb, create_generator("extractive"), AnswerOptions(k=2))
+    assert extractive.standalone_question("and restores?", history) == "When do backups run? and restores?"
+
+
+def test_declining_is_recognised_in_any_case(kb) -> None:
+    answer = pipeline(kb, ScriptedGenerator(reply="the documents do not say"), k=2).ask("backups?")
+    assert answer.abstained and answer.abstain_reason == "the model found no answer"

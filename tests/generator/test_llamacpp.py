@@ -1,0 +1,53 @@
+"""The real llama.cpp path with the packaged models (SmolLM2-135M is tiny and fast; the default
+Qwen model is only joined and verified here, and loaded once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.base import GenerationOptions, Message, create_generator
+from generator.models import BUILTIN_MODELS, resolve_model_file
+
+pytestmark = pytest.mark.model
+
+MESSAGES = [
+    Message("system", "Answer briefly."),
+    Message("user", "Passages:\n\n[1] The office opens at 8am.\n\nQuestion: When does the office open?"),
+]
+
+
+@pytest.fixture(scope="module")
+def smollm(tmp_path_factory):
+    generator = create_generator("smollm2-135m", cache_dir=tmp_path_factory.mktemp("models"), threads=2)
+    generator.warm_up()
+    return generator
+
+
+def test_generates_counts_and_streams_the_same_text(smollm) -> None:
+    prompt_tokens = smollm.count_tokens(MESSAGES)
+    assert 20 < prompt_tokens < 200
+    options = GenerationOptions(max_tokens=24)
+    result = smollm.generate(MESSAGES, options)
+    assert result.prompt_tokens == prompt_tokens  # our count is what the model saw
+    assert 0 < result.completion_tokens <= 24 and result.text.strip()
+    assert "".join(smollm.stream(MESSAGES, options)).strip() == result.text.strip()
+
+
+def test_prompt_lookup_decoding_changes_speed_not_text(smollm) -> None:
+    plain = smollm.generate(MESSAGES, GenerationOptions(max_tokens=24))
+    drafted = smollm.generate(MESSAGES, GenerationOptions(max_tokens=24, prompt_lookup=True))
+    assert drafted.text == plain.text  # greedy speculative decoding is lossless
+
+
+def test_stop_sequences_end_the_answer(smollm) -> None:
+    text = smollm.generate(MESSAGES, GenerationOptions(max_tokens=48, stop=("8",))).text
+    assert "8" not in text
+
+
+def test_the_default_model_is_joined_verified_and_loads(tmp_path) -> None:
+    path = resolve_model_file("qwen2.5-0.5b", tmp_path)
+    assert path.stat().st_size == BUILTIN_MODELS["qwen2.5-0.5b"].size
+    assert resolve_model_file("qwen2.5-0.5b", tmp_path) == path  # second call reuses the verified file
+    qwen = create_generator("qwen2.5-0.5b", cache_dir=tmp_path, threads=2)
+    answer = qwen.generate(MESSAGES, GenerationOptions(max_tokens=16)).text
+    assert "8" in answer  # it reads the passage
