@@ -2,7 +2,7 @@
 
 The chat template stored in the GGUF file formats the messages, for generation and for counting
 tokens alike, so the context budget is measured exactly as the model will see it. One model
-instance is not thread-safe: calls are serialised with a lock (the API bounds concurrency above).
+instance is not thread-safe: calls are serialised with a lock (callers bound their own concurrency).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from app.answering import Answer
 
 
 def answer_dict(answer: Answer) -> dict[str, Any]:
-    """The JSON shape shared by ``citewise ask --json`` and the API."""
+    """The JSON shape of ``citewise ask --json`` (the planned REST API is to return the same)."""
     return {
         "question": answer.question,
         "standalone_question": answer.standalone_question,
