@@ -14,6 +14,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/citewise ingest docs --collection docs --sync
 	$(BIN)/citewise search "How do I ingest a folder of documents?" --collection docs -k 3
+	$(BIN)/citewise ask "How do I ingest a folder of documents?" --collection docs
 
 # pytest exits 5 when it collected no tests: that must fail, not pass silently.
 test: install
