@@ -35,7 +35,7 @@ class AnswerOptions:
     answer_tokens: int = 160
     min_retrieval_similarity: float = 0.25  # cosine of the best passage; below it, abstain unasked
     citation_policy: CitationPolicy = field(default_factory=CitationPolicy)
-    prompt_lookup: bool = True
+    prompt_lookup: bool = True  # used when the generator was loaded with it
     weights: FusionWeights | None = None  # hybrid fusion; None = the retriever's default
 
 

@@ -33,9 +33,13 @@ class LlamaCppGenerator:
         cache_dir: Path | None = None,
         context_window: int | None = None,
         threads: int | None = None,
+        prompt_lookup: bool = False,
         **_: object,
     ) -> None:
         self.model_ref = model or DEFAULT_MODEL
+        # Prompt-lookup decoding needs logits for every position (llama.cpp's ``logits_all``), a
+        # context x vocabulary buffer (2.4 GB for Qwen at 4k tokens), so it is chosen at load time.
+        self.prompt_lookup = prompt_lookup
         self.name = f"llamacpp:{self.model_ref}"
         builtin = BUILTIN_MODELS.get(self.model_ref)
         self._context_window = context_window or (builtin.context_window if builtin else 4096)
@@ -43,6 +47,7 @@ class LlamaCppGenerator:
         self._threads = threads or max(1, os.cpu_count() or 1)
         self._llm: Any = None
         self._formatter: Any = None
+        self._draft: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -55,10 +60,20 @@ class LlamaCppGenerator:
                 return
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
             path = resolve_model_file(self.model_ref, self._cache_dir)
+            draft = (
+                LlamaPromptLookupDecoding(num_pred_tokens=PROMPT_LOOKUP_TOKENS)
+                if self.prompt_lookup
+                else None
+            )
             llm = Llama(
-                model_path=str(path), n_ctx=self._context_window, n_threads=self._threads, verbose=False
+                model_path=str(path),
+                n_ctx=self._context_window,
+                n_threads=self._threads,
+                draft_model=draft,
+                verbose=False,
             )
             template = llm.metadata.get("tokenizer.chat_template")
             if not template:
@@ -68,12 +83,13 @@ class LlamaCppGenerator:
                 eos_token=_token_text(llm, llm.token_eos()),
                 bos_token=_token_text(llm, llm.token_bos()),
             )
-            self._llm = llm
+            self._llm, self._draft = llm, draft
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         self.warm_up()
         prompt = self._formatter(messages=_as_dicts(messages)).prompt
-        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        # Tokenised as the chat handler does: BOS added when the model wants one, special tokens parsed.
+        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
     def count_text_tokens(self, text: str) -> int:
         self.warm_up()
@@ -115,12 +131,10 @@ class LlamaCppGenerator:
             timings={"total_s": time.perf_counter() - started},
         )
 
-    def _use_prompt_lookup(self, enabled: bool) -> None:
-        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-        self._llm.draft_model = (
-            LlamaPromptLookupDecoding(num_pred_tokens=PROMPT_LOOKUP_TOKENS) if enabled else None
-        )
+    def _use_prompt_lookup(self, wanted: bool) -> None:
+        """Per call, draft or not; only a model loaded with prompt lookup can (see ``__init__``)."""
+        if self.prompt_lookup:
+            self._llm.draft_model = self._draft if wanted else None
 
 
 def _token_text(llm: Any, token: int) -> str:

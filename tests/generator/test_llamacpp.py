@@ -33,9 +33,11 @@ def test_generates_counts_and_streams_the_same_text(smollm) -> None:
     assert "".join(smollm.stream(MESSAGES, options)).strip() == result.text.strip()
 
 
-def test_prompt_lookup_decoding_changes_speed_not_text(smollm) -> None:
+def test_prompt_lookup_decoding_changes_speed_not_text(smollm, tmp_path) -> None:
     plain = smollm.generate(MESSAGES, GenerationOptions(max_tokens=24))
-    drafted = smollm.generate(MESSAGES, GenerationOptions(max_tokens=24, prompt_lookup=True))
+    assert smollm.generate(MESSAGES, GenerationOptions(max_tokens=24, prompt_lookup=True)).text == plain.text
+    drafting = create_generator("smollm2-135m", cache_dir=tmp_path, threads=2, prompt_lookup=True)
+    drafted = drafting.generate(MESSAGES, GenerationOptions(max_tokens=24, prompt_lookup=True))
     assert drafted.text == plain.text  # greedy speculative decoding is lossless
 
 
