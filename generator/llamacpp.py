@@ -98,15 +98,7 @@ class LlamaCppGenerator:
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         self.warm_up()
         with self._lock:
-            self._use_prompt_lookup(options.prompt_lookup)
-            chunks = self._llm.create_chat_completion(
-                messages=_as_dicts(messages),
-                max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                stop=list(options.stop) or None,
-                stream=True,
-            )
-            for chunk in chunks:
+            for chunk in self._complete(messages, options, stream=True):
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece
@@ -115,13 +107,7 @@ class LlamaCppGenerator:
         self.warm_up()
         started = time.perf_counter()
         with self._lock:
-            self._use_prompt_lookup(options.prompt_lookup)
-            response = self._llm.create_chat_completion(
-                messages=_as_dicts(messages),
-                max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                stop=list(options.stop) or None,
-            )
+            response = self._complete(messages, options, stream=False)
         choice, usage = response["choices"][0], response["usage"]
         return Generation(
             text=choice["message"]["content"] or "",
@@ -131,10 +117,18 @@ class LlamaCppGenerator:
             timings={"total_s": time.perf_counter() - started},
         )
 
-    def _use_prompt_lookup(self, wanted: bool) -> None:
-        """Per call, draft or not; only a model loaded with prompt lookup can (see ``__init__``)."""
+    def _complete(self, messages: Sequence[Message], options: GenerationOptions, *, stream: bool) -> Any:
+        """One chat completion; the caller holds the lock. Drafting is per call, and only a model
+        loaded with prompt lookup can draft (see ``__init__``)."""
         if self.prompt_lookup:
-            self._llm.draft_model = self._draft if wanted else None
+            self._llm.draft_model = self._draft if options.prompt_lookup else None
+        return self._llm.create_chat_completion(
+            messages=_as_dicts(messages),
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            stop=list(options.stop) or None,
+            stream=stream,
+        )
 
 
 def _token_text(llm: Any, token: int) -> str:
