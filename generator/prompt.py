@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from generator.base import Generator, Message
 
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered passages the user gives. "
-    "Answer in one to three short sentences. After each sentence, cite the passages it comes from "
-    "as [1], [2]. If the passages do not contain the answer, reply exactly: "
+    "Answer the user's question from the numbered passages. Write one or two complete sentences in "
+    "your own words and put the passage number in brackets after each sentence, for example: "
+    "Backups run every night [2]. If the passages do not answer the question, write: "
     "The documents do not say."
 )
 NOT_IN_DOCUMENTS = "The documents do not say."
@@ -33,11 +33,20 @@ class Passage:
     page: int | None = None
 
     def render(self) -> str:
-        where = " › ".join(part for part in (self.title, self.heading) if part)
+        """The passage as the model reads it: its number, then its text.
+
+        Where it comes from (title, section, page) follows the text: small models copied a header
+        line as their answer. A first line that only repeats the section heading is dropped too.
+        """
+        text = self.text.strip()
+        first, _, rest = text.partition("\n")
+        if rest.strip() and first.strip() and self.heading.endswith(first.strip()):
+            text = rest.strip()
+        title = "" if self.heading.startswith(self.title) else self.title  # headings often start with it
+        where = " › ".join(part for part in (title, self.heading) if part)
         if self.page is not None:
             where = f"{where}, page {self.page}" if where else f"page {self.page}"
-        header = f"[{self.number}] {where}" if where else f"[{self.number}]"
-        return f"{header}\n{self.text.strip()}"
+        return f"[{self.number}] {text}" + (f"\n(Source: {where})" if where else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +58,11 @@ class PromptPlan:
 
 
 def build_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
+    """The question comes before the passages and again after them: small models lose track of a
+    question they read only before a long context."""
     context = "\n\n".join(passage.render() for passage in passages)
-    user = f"Passages:\n\n{context}\n\nQuestion: {question.strip()}\nAnswer with citations:"
+    asked = question.strip()
+    user = f"Question: {asked}\n\nPassages:\n\n{context}\n\nQuestion: {asked}\nAnswer with citations:"
     return [Message("system", SYSTEM_PROMPT), Message("user", user)]
 
 
@@ -77,7 +89,8 @@ def plan_prompt(
     return PromptPlan(messages, kept, list(passages[len(kept) :]), tokens)
 
 
-_PASSAGE_HEADER = re.compile(r"^\[(\d+)\](?: (.*))?$")
+_SOURCE_LINE = re.compile(r"\n\(Source: [^\n]*\)$")
+_PASSAGE_START = re.compile(r"^\[(\d+)\] ?(.*)$", re.DOTALL)
 
 
 def parse_messages(messages: Sequence[Message]) -> tuple[str, list[Passage]]:
@@ -86,15 +99,14 @@ def parse_messages(messages: Sequence[Message]) -> tuple[str, list[Passage]]:
     user = next((m.content for m in reversed(messages) if m.role == "user"), "")
     body, _, tail = user.rpartition("\n\nQuestion: ")
     question = tail.removesuffix("\nAnswer with citations:").strip()
-    body = body.removeprefix("Passages:\n\n")
+    body = body.partition("Passages:\n\n")[2]
     passages: list[Passage] = []
     for block in body.split("\n\n[") if body else []:
         block = block if block.startswith("[") else "[" + block
-        header, _, text = block.partition("\n")
-        match = _PASSAGE_HEADER.match(header)
-        if match:
-            passages.append(Passage(int(match.group(1)), text))
-        elif passages:  # a blank line inside a passage
+        match = _PASSAGE_START.match(block)
+        if match and (not passages or int(match.group(1)) == passages[-1].number + 1):
+            passages.append(Passage(int(match.group(1)), _SOURCE_LINE.sub("", match.group(2))))
+        elif passages:  # a blank line inside a passage, followed by a bracket
             last = passages[-1]
-            passages[-1] = Passage(last.number, f"{last.text}\n\n{block}")
+            passages[-1] = Passage(last.number, f"{last.text}\n\n{_SOURCE_LINE.sub('', block)}")
     return question, passages

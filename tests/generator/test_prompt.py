@@ -14,13 +14,17 @@ def passages(count: int, words: int = 50) -> list[Passage]:
     ]
 
 
-def test_passages_are_numbered_with_where_they_come_from() -> None:
-    text = Passage(3, "Backups run nightly.", title="Ops", heading="Backups", page=4).render()
-    assert text.splitlines() == ["[3] Ops › Backups, page 4", "Backups run nightly."]
-    assert Passage(1, "x").render() == "[1]\nx"
+def test_passages_are_numbered_and_do_not_repeat_their_heading() -> None:
+    passage = Passage(3, "Backups\nBackups run nightly.", title="Ops", heading="Ops › Backups", page=4)
+    assert passage.render() == "[3] Backups run nightly.\n(Source: Ops › Backups, page 4)"
+    assert Passage(1, "x").render() == "[1] x"
+    assert Passage(2, "Backups", heading="Backups").render() == "[2] Backups\n(Source: Backups)"
+    assert Passage(4, "y", title="Guide", heading="Setup").render() == "[4] y\n(Source: Guide › Setup)"
     messages = build_messages("When do backups run?", [Passage(1, "Nightly.")])
-    assert messages[0].role == "system" and "[1]" in messages[0].content
-    assert messages[1].content.endswith("Question: When do backups run?\nAnswer with citations:")
+    assert messages[0].role == "system" and "[2]" in messages[0].content
+    user = messages[1].content
+    assert user.startswith("Question: When do backups run?\n\nPassages:\n\n[1] Nightly.")
+    assert user.endswith("Question: When do backups run?\nAnswer with citations:")
 
 
 def test_everything_fits_in_a_large_window() -> None:
