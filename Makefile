@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search clean-venv
+.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search bench-answers clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -40,6 +40,11 @@ bench-index: install
 
 bench-search: install
 	$(BIN)/python bench/search_scale.py
+
+# Includes the 1.5B "quality" model, an optional extra.
+bench-answers: install
+	$(BIN)/pip install --quiet -e '.[quality]'
+	$(BIN)/python bench/answers.py
 
 clean-venv:
 	rm -rf $(VENV)

