@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from generator.base import GenerationOptions, Generator, Message
-from generator.citations import CheckedSentence, CitationPolicy, Embed, check_answer
+from generator.citations import CheckedSentence, CitationPolicy, Embed, check_answer, split_sentences
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, plan_prompt
 from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
@@ -52,6 +52,7 @@ class Citation:
     char_end: int
     quote: str
     supported: bool
+    inferred: bool = False  # the model wrote no marker; the checker found the supporting passage
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,15 +228,15 @@ def _resolve(
 ) -> list[Citation]:
     """One citation per cited passage, pointing at its best supporting span in the document."""
     hit_of = {passage.number: hit for passage, hit in zip(passages, hits, strict=True)}
-    best: dict[int, tuple[bool, float, tuple[int, int]]] = {}
+    best: dict[int, tuple[bool, float, tuple[int, int], bool]] = {}
     for sentence in sentences:
         for support in sentence.citations:
-            key = (support.supported, support.lexical, support.span)
+            key = (support.supported, support.lexical, support.span, support.inferred)
             if support.passage not in best or key[:2] > best[support.passage][:2]:
                 best[support.passage] = key
     citations = []
     for number in sorted(best):
-        supported, _, (start, end) = best[number]
+        supported, _, (start, end), inferred = best[number]
         hit = hit_of[number]
         citations.append(
             Citation(
@@ -250,14 +251,24 @@ def _resolve(
                 char_end=hit.char_start + end,
                 quote=hit.text[start:end],
                 supported=supported,
+                inferred=inferred,
             )
         )
     return citations
 
 
 def _clean(text: str, sentences: list[CheckedSentence]) -> str:
-    """The answer with markers to passages that were never given removed."""
+    """The answer with markers to passages that were never given removed, and a marker added to
+    each sentence whose citation the checker inferred."""
     for sentence in sentences:
         for number in sentence.removed:
             text = text.replace(f"[{number}]", "")
-    return " ".join(text.split())
+    pieces = split_sentences(" ".join(text.split()))
+    if len(pieces) == len(sentences):
+        for i, sentence in enumerate(sentences):
+            inferred = [s.passage for s in sentence.citations if s.inferred]
+            if inferred:
+                body = pieces[i].rstrip()
+                end = body[-1] if body and body[-1] in ".!?" else ""
+                pieces[i] = f"{body[: len(body) - len(end)].rstrip()} [{inferred[0]}]{end}"
+    return " ".join(pieces)

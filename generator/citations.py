@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class Support:
     lexical: float
     semantic: float | None
     span: tuple[int, int]  # best supporting sentence, as offsets into the passage text
+    inferred: bool = False  # the model cited nothing here; the checker found this passage
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,10 @@ def check_answer(
     passages: Sequence[Passage],
     embed: Embed | None = None,
     policy: CitationPolicy | None = None,
+    *,
+    attribute_uncited: bool = True,
 ) -> list[CheckedSentence]:
+    """Check every sentence; an uncited sentence is attributed to a passage that supports it."""
     policy = policy or CitationPolicy()
     by_number = {passage.number: passage for passage in passages}
     checked = []
@@ -105,8 +109,26 @@ def check_answer(
         plain = strip_markers(sentence)
         numbers = cited_numbers(sentence)
         supports = [_support(plain, by_number[n], embed, policy) for n in numbers if n in by_number]
+        if not supports and attribute_uncited:
+            supports = _inferred(plain, passages, embed, policy)
         checked.append(CheckedSentence(plain, supports, [n for n in numbers if n not in by_number]))
     return checked
+
+
+def _inferred(
+    sentence: str, passages: Sequence[Passage], embed: Embed | None, policy: CitationPolicy
+) -> list[Support]:
+    """For a sentence the model left uncited: the best passage that supports it, if any.
+
+    Small models often answer correctly without the marker ("Guo Shoujing"); such a sentence is
+    kept when a given passage supports it, and the citation says it was inferred.
+    """
+    candidates = [_support(sentence, passage, embed, policy) for passage in passages]
+    supported = [c for c in candidates if c.supported]
+    if not supported:
+        return []
+    best = max(supported, key=lambda c: (c.lexical, c.semantic or 0.0, -c.passage))
+    return [replace(best, inferred=True)]
 
 
 def _support(sentence: str, passage: Passage, embed: Embed | None, policy: CitationPolicy) -> Support:

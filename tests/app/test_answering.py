@@ -116,3 +116,11 @@ def test_without_a_usable_rewrite_the_previous_question_joins_the_new_one(kb) ->
 def test_declining_is_recognised_in_any_case(kb) -> None:
     answer = pipeline(kb, ScriptedGenerator(reply="the documents do not say"), k=2).ask("backups?")
     assert answer.abstained and answer.abstain_reason == "the model found no answer"
+
+
+def test_a_correct_answer_without_a_marker_gets_its_citation(kb) -> None:
+    answer = pipeline(kb, ScriptedGenerator(reply="Nightly backups run at two."), k=2).ask(
+        "When do backups run?"
+    )
+    assert not answer.abstained and answer.answer == "Nightly backups run at two [1]."
+    assert answer.citations[0].inferred and answer.citations[0].quote == "Nightly backups run at two."

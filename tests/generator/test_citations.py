@@ -43,8 +43,8 @@ def test_supported_unsupported_and_invented_citations() -> None:
     assert checked[1].citations[0].lexical < 0.5
 
 
-def test_sentences_without_citations_are_unsupported() -> None:
-    checked = check_answer("The office opens at 8am.", PASSAGES)
+def test_sentences_without_citations_are_unsupported_when_attribution_is_off() -> None:
+    checked = check_answer("The office opens at 8am.", PASSAGES, attribute_uncited=False)
     assert checked[0].citations == [] and not checked[0].supported
 
 
@@ -64,3 +64,12 @@ def test_embedding_similarity_can_support_a_paraphrase() -> None:
 def test_sentence_spans_cover_the_passage_text() -> None:
     text = "One. Two three? Four"
     assert [text[a:b] for a, b in sentence_spans(text)] == ["One.", "Two three?", "Four"]
+
+
+def test_an_uncited_sentence_is_attributed_to_the_passage_that_supports_it() -> None:
+    [sentence] = check_answer("Restores are tested monthly.", PASSAGES)
+    assert sentence.supported and sentence.citations[0].passage == 2 and sentence.citations[0].inferred
+    [unsupported] = check_answer("The CEO likes jazz.", PASSAGES)
+    assert unsupported.citations == [] and not unsupported.supported
+    [strict] = check_answer("Restores are tested monthly.", PASSAGES, attribute_uncited=False)
+    assert strict.citations == []
