@@ -91,10 +91,6 @@ class LlamaCppGenerator:
         # Tokenised as the chat handler does: BOS added when the model wants one, special tokens parsed.
         return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
-    def count_text_tokens(self, text: str) -> int:
-        self.warm_up()
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         self.warm_up()
         with self._lock:
