@@ -8,13 +8,16 @@ cites, and then shows the closest sources instead of an answer.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from generator.base import GenerationOptions, Generator, Message
+from app.self_repair import repair_question
+from generator.base import GenerationOptions, Generator, Message, ReplyScorer
 from generator.citations import CheckedSentence, CitationPolicy, Embed, check_answer, split_sentences
+from generator.focus import focus
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, plan_prompt
 from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
@@ -32,8 +35,13 @@ class AnswerOptions:
     k: int = 5
     mode: SearchMode = SearchMode.HYBRID
     filters: SearchFilters = field(default_factory=SearchFilters)
-    answer_tokens: int = 160
+    answer_tokens: int = 96
     min_retrieval_similarity: float = 0.25  # cosine of the best passage; below it, abstain unasked
+    focus_sentences: int = 4  # sentences of the passages the model reads; 0 = whole passages
+    repair_questions: bool = True  # apply self-corrections ("X, no wait, Y") before answering
+    # Abstain when the model's log-probability of declining is at least this; None = the model's
+    # calibrated default (generator.decline_threshold), and without one only greedy declines count.
+    decline_threshold: float | None = None
     citation_policy: CitationPolicy = field(default_factory=CitationPolicy)
     prompt_lookup: bool = True  # used when the generator was loaded with it
     weights: FusionWeights | None = None  # hybrid fusion; None = the retriever's default
@@ -105,6 +113,9 @@ class AnswerPipeline:
         options, timings = self.options, {}
         started = time.perf_counter()
         standalone = self.standalone_question(question, history)
+        # Retrieval keeps every word (the taken-back words name the topic too); the model reads
+        # the repaired question.
+        asked = repair_question(standalone) if options.repair_questions else standalone
         hits = search(
             self.kb,
             standalone,
@@ -117,13 +128,26 @@ class AnswerPipeline:
         best = max(self._similarity(standalone, hits[:3]), default=0.0)
         if not hits or best < options.min_retrieval_similarity:
             reason = "no passages found" if not hits else f"weak retrieval (best similarity {best:.2f})"
-            yield self._abstention(question, standalone, reason, hits, [], timings, started)
+            yield self._abstention(question, asked, reason, hits, [], timings, started)
             return
 
         passages = [_as_passage(n, hit) for n, hit in enumerate(hits, start=1)]
-        plan = plan_prompt(self.generator, standalone, passages, options.answer_tokens)
+        focused = focus(asked, passages, options.focus_sentences)
+        kept = {index for index, _ in focused}
+        unread = [hit.chunk_id for index, hit in enumerate(hits) if index not in kept]
+        hits = [hits[index] for index, _ in focused]  # the passages the model reads, renumbered
+        passages = [replace(p, number=n) for n, (_, p) in enumerate(focused, start=1)]
+        plan = plan_prompt(self.generator, asked, passages, options.answer_tokens)
+        used = hits[: len(plan.passages)]
+        dropped = unread + [hit.chunk_id for hit in hits[len(plan.passages) :]]
+        declining = self._decline_logprob(plan.messages)
+        if declining is not None:
+            timings["decline_check_s"] = time.perf_counter() - started - timings["retrieval_s"]
+            reason = f"the model finds no answer in the passages (p={math.exp(declining):.2f})"
+            yield self._abstention(question, asked, reason, used, dropped, timings, started)
+            return
         generation = GenerationOptions(
-            max_tokens=options.answer_tokens, stop=("\n\n", "Question:"), prompt_lookup=options.prompt_lookup
+            max_tokens=options.answer_tokens, stop=("\n",), prompt_lookup=options.prompt_lookup
         )
         pieces: list[str] = []
         for piece in self.generator.stream(plan.messages, generation):
@@ -134,19 +158,17 @@ class AnswerPipeline:
         text = "".join(pieces).strip()
         timings["generation_s"] = time.perf_counter() - started - timings["retrieval_s"]
 
-        used = hits[: len(plan.passages)]
-        dropped = [hit.chunk_id for hit in hits[len(plan.passages) :]]
         sentences = check_answer(text, plan.passages, self.embed, options.citation_policy)
         declined = is_declined(text)
         if declined or not any(s.supported for s in sentences):
             reason = "the model found no answer" if declined else "no sentence is supported"
-            yield self._abstention(question, standalone, reason, used, dropped, timings, started, sentences)
+            yield self._abstention(question, asked, reason, used, dropped, timings, started, sentences)
             return
         citations = _resolve(sentences, plan.passages, used)
         timings["total_s"] = time.perf_counter() - started
         answer = Answer(
             question,
-            standalone,
+            asked,
             _clean(text, sentences),
             False,
             None,
@@ -177,6 +199,16 @@ class AnswerPipeline:
         # a passage): search with the previous question and this one together instead.
         previous = next((m.content for m in reversed(turns) if m.role == "user"), "")
         return f"{previous.strip()} {question.strip()}".strip()
+
+    def _decline_logprob(self, messages: Sequence[Message]) -> float | None:
+        """The model's log-probability of declining, when it is at least the threshold."""
+        threshold = self.options.decline_threshold
+        if threshold is None:
+            threshold = getattr(self.generator, "decline_threshold", None)
+        if threshold is None or not isinstance(self.generator, ReplyScorer):
+            return None
+        logprob = self.generator.reply_logprob(messages, NOT_IN_DOCUMENTS)
+        return logprob if logprob >= threshold else None
 
     def _dense_similarity(self, question: str, hits: Sequence[SearchHit]) -> list[float]:
         if not hits:

@@ -54,11 +54,20 @@ def strip_citations(answer: str) -> str:
     return re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", answer)
 
 
-def sample(count: int, seed: int) -> list[tuple[str, str]]:
-    """(question, target) pairs, answerable and unanswerable in their natural proportion."""
+DEV_QUESTIONS = 300  # held out for tuning prompts and thresholds; never in the reported sample
+
+
+def sample(count: int, seed: int, split: str = "test") -> list[tuple[str, str]]:
+    """(question, target) pairs, answerable and unanswerable in their natural proportion.
+
+    A fixed shuffle puts the first ``DEV_QUESTIONS`` into the dev split, which tuning uses; the
+    reported numbers come from the test split, so no threshold or prompt was fitted to them.
+    """
     examples = [(split_example(e)[0], str(e["target"])) for e in disfl_qa_examples()]
     examples = [pair for pair in examples if pair[0]]
-    return random.Random(seed).sample(examples, min(count, len(examples)))
+    random.Random(0).shuffle(examples)
+    pool = examples[:DEV_QUESTIONS] if split == "dev" else examples[DEV_QUESTIONS:]
+    return random.Random(seed).sample(pool, min(count, len(pool)))
 
 
 def evaluate(pipeline, questions: list[tuple[str, str]]) -> dict:

@@ -67,6 +67,20 @@ class Generator(Protocol):
         ...
 
 
+@runtime_checkable
+class ReplyScorer(Protocol):
+    """Optional: how likely the model is to start its reply with a given text.
+
+    The answer pipeline asks how likely the reply "The documents do not say" is, and abstains above
+    a threshold calibrated per model: greedy decoding only declines when that reply is the single
+    most likely one, which small models rarely make it.
+    """
+
+    def reply_logprob(self, messages: Sequence[Message], reply_start: str, max_tokens: int = 3) -> float:
+        """Natural-log probability of the first ``max_tokens`` tokens of ``reply_start``."""
+        ...
+
+
 class GeneratorNotFoundError(ValueError):
     pass
 

@@ -132,10 +132,11 @@ def _inferred(
 
 
 def _support(sentence: str, passage: Passage, embed: Embed | None, policy: CitationPolicy) -> Support:
+    """Support from what the model was shown of the passage; spans stay offsets into its text."""
     words = content_words(sentence)
-    spans = sentence_spans(passage.text)
+    spans = list(passage.shown) or sentence_spans(passage.text)
     span_words = [content_words(passage.text[a:b]) for a, b in spans]
-    lexical = len(words & content_words(passage.text)) / len(words) if words else 0.0
+    lexical = len(words & set().union(*span_words)) / len(words) if words else 0.0
     overlaps = [len(words & own) / max(1, len(words)) for own in span_words]
     best = int(np.argmax(overlaps))
     semantic = None

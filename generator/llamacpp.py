@@ -7,12 +7,15 @@ instance is not thread-safe: calls are serialised with a lock (callers bound the
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from generator.base import Generation, GenerationOptions, Message, register_generator
 from generator.models import BUILTIN_MODELS, DEFAULT_MODEL, resolve_model_file
@@ -43,6 +46,7 @@ class LlamaCppGenerator:
         self.name = f"llamacpp:{self.model_ref}"
         builtin = BUILTIN_MODELS.get(self.model_ref)
         self._context_window = context_window or (builtin.context_window if builtin else 4096)
+        self.decline_threshold = builtin.decline_logprob if builtin else None
         self._cache_dir = cache_dir or default_cache_dir()
         self._threads = threads or max(1, os.cpu_count() or 1)
         self._llm: Any = None
@@ -112,6 +116,34 @@ class LlamaCppGenerator:
             finish_reason=choice.get("finish_reason") or "stop",
             timings={"total_s": time.perf_counter() - started},
         )
+
+    def reply_logprob(self, messages: Sequence[Message], reply_start: str, max_tokens: int = 3) -> float:
+        """Scored on the live context: the prompt evaluated here is the prefix the next generation
+        reuses, so scoring costs only the few reply tokens (and one replayed token)."""
+        import llama_cpp
+        from llama_cpp import Llama
+
+        self.warm_up()
+        prompt = self._formatter(messages=_as_dicts(messages)).prompt
+        with self._lock:
+            llm = self._llm
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            reply = llm.tokenize(reply_start.encode("utf-8"), add_bos=False, special=False)[:max_tokens]
+            cached = Llama.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+            llm.n_tokens = min(cached, len(tokens) - 1)  # at least one token evaluated: fresh logits
+            llm.eval(tokens[llm.n_tokens :])
+            total = 0.0
+            for i, token in enumerate(reply):
+                logits = np.ctypeslib.as_array(
+                    llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)
+                )
+                top = float(logits.max())
+                total += float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
+                if i + 1 < len(reply):
+                    llm.eval([token])
+            if len(reply) > 1:  # llama-cpp-python 0.3.36 internals: the live logits are the reply's
+                llm._requires_eval = True  # now, so the next generation replays a prompt token
+        return total
 
     def _complete(self, messages: Sequence[Message], options: GenerationOptions, *, stream: bool) -> Any:
         """One chat completion; the caller holds the lock. Drafting is per call, and only a model

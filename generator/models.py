@@ -36,6 +36,9 @@ class PackagedModel:
     sha256: str | None = None  # of the joined file; single files inside a package are used in place
     size: int | None = None
     context_window: int = 4096
+    # Log-probability of a declining reply above which the answer pipeline abstains, calibrated on
+    # the answers benchmark's dev split (bench/answers.py --calibrate); None: only greedy declines.
+    decline_logprob: float | None = None
 
     @property
     def chunked(self) -> bool:

@@ -31,6 +31,11 @@ class Passage:
     title: str = ""
     heading: str = ""
     page: int | None = None
+    # Sentence spans of ``text`` the model is shown (see ``generator.focus``); empty: all of it.
+    shown: tuple[tuple[int, int], ...] = ()
+
+    def visible_text(self) -> str:
+        return " … ".join(self.text[a:b].strip() for a, b in self.shown) if self.shown else self.text
 
     def render(self) -> str:
         """The passage as the model reads it: its number, then its text.
@@ -38,7 +43,7 @@ class Passage:
         Where it comes from (title, section, page) follows the text: small models copied a header
         line as their answer. A first line that only repeats the section heading is dropped too.
         """
-        text = self.text.strip()
+        text = self.visible_text().strip()
         first, _, rest = text.partition("\n")
         if rest.strip() and first.strip() and self.heading.endswith(first.strip()):
             text = rest.strip()

@@ -102,6 +102,19 @@ class TransformersGenerator:
             text, int(prompt_tokens), len(new), finish, {"total_s": time.perf_counter() - started}
         )
 
+    def reply_logprob(self, messages: Sequence[Message], reply_start: str, max_tokens: int = 3) -> float:
+        import torch
+
+        self.warm_up()
+        with self._lock, torch.inference_mode():
+            prompt = self._input_ids(messages)  # (1, prompt)
+            reply = self._tokenizer(reply_start, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            reply = reply[:, :max_tokens]  # (1, r)
+            ids = torch.cat([prompt, reply], dim=1)  # (1, prompt + r)
+            logits = self._model(input_ids=ids).logits[0, prompt.shape[1] - 1 : -1]  # (r, vocab)
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            return float(logprobs.gather(1, reply[0].unsqueeze(1)).sum())
+
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer

@@ -19,12 +19,17 @@ class ScriptedGenerator:
         reply: str | None = None,
         replies: list[str] | None = None,
         context_window: int = 512,
+        decline_logprob: float = -12.0,
+        decline_threshold: float | None = None,
         **_: object,
     ):
         self.name = f"fake:{model or 'scripted'}"
         self.reply = reply
         self.replies = list(replies or [])  # used one per call, in order, before ``reply``
         self._context_window = context_window
+        self.decline_logprob = decline_logprob  # what ``reply_logprob`` says of a declining reply
+        self.decline_threshold = decline_threshold
+        self.scored: list[str] = []
         self.calls: list[tuple[list[Message], GenerationOptions]] = []
         self.warmed = False
 
@@ -49,6 +54,10 @@ class ScriptedGenerator:
         for stop in options.stop:
             out = out.split(stop, 1)[0]
         return out
+
+    def reply_logprob(self, messages: Sequence[Message], reply_start: str, max_tokens: int = 3) -> float:
+        self.scored.append(reply_start)
+        return self.decline_logprob
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation:
         text = self._text(messages, options)

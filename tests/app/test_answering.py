@@ -83,7 +83,7 @@ def test_passages_that_do_not_fit_are_reported(make_kb) -> None:
         kb.write([prepared(kb, "ops", f"/ops/long{n}.md", [f"Backups run nightly. {words}"])])
     # Fake tokens are words: the system prompt plus one 83-word passage fits in 200, two do not.
     generator = ScriptedGenerator(reply="Backups run nightly [1].", context_window=300)
-    answer = pipeline(kb, generator, k=3, answer_tokens=100).ask("When do backups run?")
+    answer = pipeline(kb, generator, k=3, answer_tokens=100, focus_sentences=0).ask("When do backups run?")
     assert len(answer.sources) == 1 and len(answer.dropped_passages) == 2
     assert set(answer.dropped_passages).isdisjoint(hit.chunk_id for hit in answer.sources)
 
@@ -124,3 +124,47 @@ def test_a_correct_answer_without_a_marker_gets_its_citation(kb) -> None:
     )
     assert not answer.abstained and answer.answer == "Nightly backups run at two [1]."
     assert answer.citations[0].inferred and answer.citations[0].quote == "Nightly backups run at two."
+
+
+def test_a_likely_decline_abstains_before_generating(kb) -> None:
+    generator = ScriptedGenerator(reply="Backups run nightly at two [1].", decline_logprob=-0.4)
+    answer = pipeline(kb, generator, k=3, decline_threshold=-1.0).ask("When do backups run?")
+    assert (
+        answer.abstained and "finds no answer" in answer.abstain_reason and "p=0.67" in answer.abstain_reason
+    )
+    assert generator.calls == [] and generator.scored == [NOT_IN_DOCUMENTS] and answer.sources
+
+
+def test_an_unlikely_decline_answers_and_the_model_default_threshold_applies(kb) -> None:
+    generator = ScriptedGenerator(reply="Backups run nightly at two [1].", decline_logprob=-3.0)
+    assert not pipeline(kb, generator, k=3, decline_threshold=-1.0).ask("When do backups run?").abstained
+    calibrated = ScriptedGenerator(
+        reply="Backups run nightly at two [1].", decline_logprob=-3.0, decline_threshold=-4.0
+    )
+    assert pipeline(kb, calibrated, k=3).ask("When do backups run?").abstained
+    uncalibrated = ScriptedGenerator(reply="Backups run nightly at two [1].", decline_logprob=-0.1)
+    assert not pipeline(kb, uncalibrated, k=3).ask("When do backups run?").abstained
+    assert uncalibrated.scored == []  # no threshold: the decline is not even scored
+
+
+def test_the_model_reads_only_the_focused_sentences_and_citations_point_into_the_document(make_kb) -> None:
+    kb = make_kb()
+    kb.open(writable=True)
+    filler = " ".join(f"Sentence {i} is about the weather in town {i}." for i in range(6))
+    kb.write([prepared(kb, "ops", "/ops/runbook.md", [f"{filler} Backups run nightly at two. {filler}"])])
+    generator = ScriptedGenerator(reply="Backups run nightly at two [1].")
+    answer = pipeline(kb, generator, k=1, focus_sentences=2).ask("When do backups run?")
+    prompt = generator.calls[0][0][1].content
+    assert "Backups run nightly at two." in prompt and prompt.count("weather") == 1
+    [citation] = answer.citations
+    source = answer.sources[0]
+    assert citation.quote == "Backups run nightly at two."
+    assert source.text[citation.char_start - source.char_start :][: len(citation.quote)] == citation.quote
+
+
+def test_self_corrections_are_repaired_for_the_model_but_searched_in_full(kb) -> None:
+    generator = ScriptedGenerator(reply="Monthly [1].")
+    answer = pipeline(kb, generator, k=3).ask("When are backups no wait restores tested?")
+    assert answer.standalone_question == "When are restores tested?"
+    assert "Question: When are restores tested?" in generator.calls[0][0][1].content
+    assert not answer.abstained and answer.citations[0].quote == "Restores are tested monthly."
