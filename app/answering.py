@@ -32,7 +32,7 @@ REWRITE_PROMPT = (
 
 @dataclass(frozen=True, slots=True)
 class AnswerOptions:
-    k: int = 5
+    k: int = 3
     mode: SearchMode = SearchMode.HYBRID
     filters: SearchFilters = field(default_factory=SearchFilters)
     answer_tokens: int = 96
@@ -73,8 +73,9 @@ class Answer:
     sentences: list[CheckedSentence]
     citations: list[Citation]
     sources: list[SearchHit]  # every passage the model saw, or the closest ones when abstaining
-    dropped_passages: list[int]  # chunk ids left out to fit the model's window
+    dropped_passages: list[int]  # chunk ids the model did not read: unfocused, or no room in its window
     timings: dict[str, float]
+    decline_logprob: float | None = None  # the model's log-probability of declining, when scored
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +141,12 @@ class AnswerPipeline:
         plan = plan_prompt(self.generator, asked, passages, options.answer_tokens)
         used = hits[: len(plan.passages)]
         dropped = unread + [hit.chunk_id for hit in hits[len(plan.passages) :]]
-        declining = self._decline_logprob(plan.messages)
-        if declining is not None:
+        threshold, declining = self._decline_logprob(plan.messages)
+        if declining is not None and declining >= threshold:
             timings["decline_check_s"] = time.perf_counter() - started - timings["retrieval_s"]
             reason = f"the model finds no answer in the passages (p={math.exp(declining):.2f})"
-            yield self._abstention(question, asked, reason, used, dropped, timings, started)
+            abstention = self._abstention(question, asked, reason, used, dropped, timings, started)
+            yield replace_answer(abstention, decline_logprob=declining)
             return
         generation = GenerationOptions(
             max_tokens=options.answer_tokens, stop=("\n",), prompt_lookup=options.prompt_lookup
@@ -162,7 +164,8 @@ class AnswerPipeline:
         declined = is_declined(text)
         if declined or not any(s.supported for s in sentences):
             reason = "the model found no answer" if declined else "no sentence is supported"
-            yield self._abstention(question, asked, reason, used, dropped, timings, started, sentences)
+            abstention = self._abstention(question, asked, reason, used, dropped, timings, started, sentences)
+            yield replace_answer(abstention, decline_logprob=declining)
             return
         citations = _resolve(sentences, plan.passages, used)
         timings["total_s"] = time.perf_counter() - started
@@ -177,6 +180,7 @@ class AnswerPipeline:
             used,
             dropped,
             timings,
+            declining,
         )
         yield AnswerEvent("answer", answer=answer)
 
@@ -200,15 +204,15 @@ class AnswerPipeline:
         previous = next((m.content for m in reversed(turns) if m.role == "user"), "")
         return f"{previous.strip()} {question.strip()}".strip()
 
-    def _decline_logprob(self, messages: Sequence[Message]) -> float | None:
-        """The model's log-probability of declining, when it is at least the threshold."""
+    def _decline_logprob(self, messages: Sequence[Message]) -> tuple[float, float | None]:
+        """(threshold, the model's log-probability of declining); not scored without a threshold.
+        A threshold of +inf scores without ever abstaining (the benchmark calibrates with it)."""
         threshold = self.options.decline_threshold
         if threshold is None:
             threshold = getattr(self.generator, "decline_threshold", None)
         if threshold is None or not isinstance(self.generator, ReplyScorer):
-            return None
-        logprob = self.generator.reply_logprob(messages, NOT_IN_DOCUMENTS)
-        return logprob if logprob >= threshold else None
+            return math.inf, None
+        return threshold, self.generator.reply_logprob(messages, NOT_IN_DOCUMENTS)
 
     def _dense_similarity(self, question: str, hits: Sequence[SearchHit]) -> list[float]:
         if not hits:
@@ -244,6 +248,11 @@ class AnswerPipeline:
             timings,
         )
         return AnswerEvent("answer", answer=answer)
+
+
+def replace_answer(event: AnswerEvent, **changes: object) -> AnswerEvent:
+    assert event.answer is not None
+    return AnswerEvent(event.kind, event.text, replace(event.answer, **changes))
 
 
 def is_declined(text: str) -> bool:

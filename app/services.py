@@ -87,6 +87,9 @@ def build_answer_pipeline(
         filters=filters or SearchFilters(),
         answer_tokens=settings.answer_tokens,
         min_retrieval_similarity=settings.min_retrieval_similarity,
+        focus_sentences=settings.answer_focus_sentences,
+        repair_questions=settings.repair_questions,
+        decline_threshold=settings.decline_threshold,
         weights=FusionWeights.from_dense_share(settings.search_dense_weight, settings.search_fusion),
     )
     return AnswerPipeline(kb, generator, options, embed=kb.embedder.embed_documents)

@@ -51,8 +51,24 @@ class Settings(BaseSettings):
         description="Answer model: qwen2.5-0.5b, qwen2.5-1.5b, smollm2-135m, extractive, a .gguf path, "
         "transformers:/checkpoint, or module:factory.",
     )
-    answer_tokens: int = Field(default=160, ge=16, le=2048, description="Most tokens an answer may use.")
-    answer_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for an answer.")
+    answer_tokens: int = Field(default=96, ge=16, le=2048, description="Most tokens an answer may use.")
+    answer_k: int = Field(default=3, ge=1, le=50, description="Passages retrieved for an answer.")
+    answer_focus_sentences: int = Field(
+        default=4,
+        ge=0,
+        le=200,
+        description="Sentences of the retrieved passages the model reads (the most relevant); 0 = all.",
+    )
+    repair_questions: bool = Field(
+        default=True,
+        description='Apply self-corrections ("X, no wait, Y") before the model reads a question.',
+    )
+    decline_threshold: float | None = Field(
+        default=None,
+        le=0.0,
+        description="Abstain when the model's log-probability of declining reaches this; "
+        "unset = the model's calibrated value.",
+    )
     min_retrieval_similarity: float = Field(
         default=0.25, ge=0.0, le=1.0, description="Abstain when no passage is at least this similar."
     )

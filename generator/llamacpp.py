@@ -77,6 +77,9 @@ class LlamaCppGenerator:
                 n_ctx=self._context_window,
                 n_threads=self._threads,
                 draft_model=draft,
+                # llama-cpp-python 0.3.36 sizes its logits buffer by this flag, not by the draft
+                # model: without it, prompts longer than one batch overflow the buffer.
+                logits_all=self.prompt_lookup,
                 verbose=False,
             )
             template = llm.metadata.get("tokenizer.chat_template")

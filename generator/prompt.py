@@ -1,8 +1,11 @@
 """The answer prompt: numbered passages, the question, and a plain instruction to cite [n].
 
-Small models follow short, explicit instructions best (see the field notes), so the prompt is
-terse and the answer budget is enforced with ``max_tokens``. Passages that do not fit the model's
-window are dropped whole, lowest-ranked first, and reported: nothing is truncated silently.
+Small models follow short, explicit instructions best (see the field notes), so the instruction is
+terse, three worked examples show the answer form (a short quote with its passage number, and a
+decline), and the answer budget is enforced with ``max_tokens``. The instruction and the examples
+come first and never change, so llama.cpp keeps them evaluated between questions: they cost no
+time to first token. Passages that do not fit the model's window are dropped whole,
+lowest-ranked first, and reported: nothing is truncated silently.
 """
 
 from __future__ import annotations
@@ -13,13 +16,34 @@ from dataclasses import dataclass, field
 
 from generator.base import Generator, Message
 
-SYSTEM_PROMPT = (
-    "Answer the user's question from the numbered passages. Write one or two complete sentences in "
-    "your own words and put the passage number in brackets after each sentence, for example: "
-    "Backups run every night [2]. If the passages do not answer the question, write: "
-    "The documents do not say."
-)
 NOT_IN_DOCUMENTS = "The documents do not say."
+SYSTEM_PROMPT = (
+    "Answer the question from the numbered passages with the shortest answer: a few words copied "
+    "from a passage, followed by that passage's number in brackets. If the passages do not answer "
+    f"the question, reply: {NOT_IN_DOCUMENTS}"
+)
+# (passages, question, answer): invented, so no user document leaks between prompts.
+EXAMPLES = (
+    (
+        "[1] The Harbor Street office opened in 1998 and moved to Pier 4 in 2011. … Its staff grew "
+        "to 40 by 2015.\n\n[2] Backups of the billing database run every night at 2 a.m. and are "
+        "kept for 35 days.",
+        "How long are billing backups kept?",
+        "35 days [2]",
+    ),
+    (
+        "[1] The pager rotation changes every Monday; each engineer is on call for one week.\n\n"
+        "[2] Alerts from the staging cluster are sent to the #staging channel, not to the pager.",
+        "Who founded the company?",
+        NOT_IN_DOCUMENTS,
+    ),
+    (
+        "[1] The Harbor Street office opened in 1998 and moved to Pier 4 in 2011.\n\n"
+        "[2] Visitors must sign in at the front desk on the ground floor.",
+        "Where did the Harbor Street office move?",
+        "Pier 4 [1]",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +86,18 @@ class PromptPlan:
     prompt_tokens: int = 0
 
 
+def user_message(context: str, question: str) -> str:
+    return f"Passages:\n\n{context}\n\nQuestion: {question.strip()}\nAnswer:"
+
+
 def build_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
-    """The question comes before the passages and again after them: small models lose track of a
-    question they read only before a long context."""
+    """Instruction, worked examples, then the passages with the question after them (asked before
+    the passages too, the 0.5B model did worse on the tuning questions)."""
+    messages = [Message("system", SYSTEM_PROMPT)]
+    for context, asked, answer in EXAMPLES:
+        messages += [Message("user", user_message(context, asked)), Message("assistant", answer)]
     context = "\n\n".join(passage.render() for passage in passages)
-    asked = question.strip()
-    user = f"Question: {asked}\n\nPassages:\n\n{context}\n\nQuestion: {asked}\nAnswer with citations:"
-    return [Message("system", SYSTEM_PROMPT), Message("user", user)]
+    return [*messages, Message("user", user_message(context, question))]
 
 
 def plan_prompt(
@@ -103,7 +132,7 @@ def parse_messages(messages: Sequence[Message]) -> tuple[str, list[Passage]]:
     work on the passages directly, like the extractive one)."""
     user = next((m.content for m in reversed(messages) if m.role == "user"), "")
     body, _, tail = user.rpartition("\n\nQuestion: ")
-    question = tail.removesuffix("\nAnswer with citations:").strip()
+    question = tail.removesuffix("\nAnswer:").strip()
     body = body.partition("Passages:\n\n")[2]
     passages: list[Passage] = []
     for block in body.split("\n\n[") if body else []:

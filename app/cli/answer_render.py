@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -22,6 +23,9 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "answer": answer.answer,
         "abstained": answer.abstained,
         "abstain_reason": answer.abstain_reason,
+        "decline_probability": None
+        if answer.decline_logprob is None
+        else round(math.exp(answer.decline_logprob), 4),
         "citations": [asdict(citation) for citation in answer.citations],
         "unsupported_sentences": [s.text for s in answer.sentences if not s.supported],
         "sources": [

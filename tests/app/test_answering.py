@@ -6,7 +6,7 @@ import pytest
 
 from app.answering import AnswerOptions, AnswerPipeline
 from generator.base import Message, create_generator
-from generator.prompt import NOT_IN_DOCUMENTS
+from generator.prompt import NOT_IN_DOCUMENTS, build_messages
 from tests.fake_generators import ScriptedGenerator
 from tests.retriever.test_knowledge_base import prepared
 
@@ -44,7 +44,7 @@ def test_a_supported_answer_streams_and_resolves_its_citations(kb) -> None:
         citation.quote
     )
     assert {"retrieval_s", "first_token_s", "generation_s", "total_s"} <= set(answer.timings)
-    user = generator.calls[0][0][1]
+    user = generator.calls[0][0][-1]
     assert "[1]" in user.content and "Question: When do backups run?" in user.content
 
 
@@ -81,8 +81,9 @@ def test_passages_that_do_not_fit_are_reported(make_kb) -> None:
     for n in range(3):
         words = " ".join(f"backup{n}word{i}" for i in range(80))
         kb.write([prepared(kb, "ops", f"/ops/long{n}.md", [f"Backups run nightly. {words}"])])
-    # Fake tokens are words: the system prompt plus one 83-word passage fits in 200, two do not.
-    generator = ScriptedGenerator(reply="Backups run nightly [1].", context_window=300)
+    # Fake tokens are words: the fixed prompt plus one 83-word passage fits, two do not.
+    fixed = ScriptedGenerator().count_tokens(build_messages("When do backups run?", []))
+    generator = ScriptedGenerator(reply="Backups run nightly [1].", context_window=fixed + 100 + 120)
     answer = pipeline(kb, generator, k=3, answer_tokens=100, focus_sentences=0).ask("When do backups run?")
     assert len(answer.sources) == 1 and len(answer.dropped_passages) == 2
     assert set(answer.dropped_passages).isdisjoint(hit.chunk_id for hit in answer.sources)
@@ -93,7 +94,7 @@ def test_follow_ups_are_rewritten_into_standalone_questions(kb) -> None:
     history = [Message("user", "When do backups run?"), Message("assistant", "Nightly at two [1].")]
     answer = pipeline(kb, generator, k=2).ask("and restores?", history)
     assert answer.standalone_question == "When are restores tested?"
-    assert "and restores?" in generator.calls[0][0][1].content  # the rewrite saw the conversation
+    assert "and restores?" in generator.calls[0][0][-1].content  # the rewrite saw the conversation
     assert not answer.abstained
 
 
@@ -154,7 +155,7 @@ def test_the_model_reads_only_the_focused_sentences_and_citations_point_into_the
     kb.write([prepared(kb, "ops", "/ops/runbook.md", [f"{filler} Backups run nightly at two. {filler}"])])
     generator = ScriptedGenerator(reply="Backups run nightly at two [1].")
     answer = pipeline(kb, generator, k=1, focus_sentences=2).ask("When do backups run?")
-    prompt = generator.calls[0][0][1].content
+    prompt = generator.calls[0][0][-1].content
     assert "Backups run nightly at two." in prompt and prompt.count("weather") == 1
     [citation] = answer.citations
     source = answer.sources[0]
@@ -166,5 +167,5 @@ def test_self_corrections_are_repaired_for_the_model_but_searched_in_full(kb) ->
     generator = ScriptedGenerator(reply="Monthly [1].")
     answer = pipeline(kb, generator, k=3).ask("When are backups no wait restores tested?")
     assert answer.standalone_question == "When are restores tested?"
-    assert "Question: When are restores tested?" in generator.calls[0][0][1].content
+    assert "Question: When are restores tested?" in generator.calls[0][0][-1].content
     assert not answer.abstained and answer.citations[0].quote == "Restores are tested monthly."

@@ -41,7 +41,7 @@ def test_ask_json_has_the_documented_fields(capsys, ingested) -> None:
     } <= set(citation)
     assert citation["supported"] and citation["source_uri"].endswith("install.md")
     assert {"retrieval_s", "first_token_s", "total_s"} <= set(payload["timings"])
-    assert payload["dropped_passages"] == []
+    assert payload["dropped_passages"] == [] and payload["decline_probability"] is None  # fake: not scored
 
 
 def test_ask_streams_then_shows_highlighted_sources(capsys, ingested) -> None:

@@ -53,3 +53,25 @@ def test_the_default_model_is_joined_verified_and_loads(tmp_path) -> None:
     qwen = create_generator("qwen2.5-0.5b", cache_dir=tmp_path, threads=2)
     answer = qwen.generate(MESSAGES, GenerationOptions(max_tokens=16)).text
     assert "8" in answer  # it reads the passage
+
+
+def test_reply_scores_rank_the_greedy_reply_first_and_leave_generation_unchanged(smollm, tmp_path) -> None:
+    options = GenerationOptions(max_tokens=16)
+    before = smollm.generate(MESSAGES, options).text
+    likely = smollm.reply_logprob(MESSAGES, before, max_tokens=2)
+    unlikely = smollm.reply_logprob(MESSAGES, "Zebra quantum marmalade", max_tokens=2)
+    assert unlikely < likely <= 0.0
+    assert smollm.reply_logprob(MESSAGES, before, max_tokens=2) == pytest.approx(likely, abs=1e-3)  # cached
+    assert smollm.generate(MESSAGES, options).text == before  # scoring left the context consistent
+    drafting = create_generator("smollm2-135m", cache_dir=tmp_path, threads=2, prompt_lookup=True)
+    assert drafting.reply_logprob(MESSAGES, before, max_tokens=2) == pytest.approx(likely, abs=0.05)
+
+
+def test_a_long_prompt_decodes_with_prompt_lookup(tmp_path) -> None:
+    """More than one batch of prompt tokens: llama-cpp-python's logits buffer must be sized for it."""
+    passage = " ".join(f"Item {i} is stored on shelf {i % 7}." for i in range(120))
+    messages = [Message("user", f"{passage}\n\nWhich shelf holds item 12?")]
+    drafting = create_generator("smollm2-135m", cache_dir=tmp_path, threads=2, prompt_lookup=True)
+    assert drafting.count_tokens(messages) > 600
+    text = drafting.generate(messages, GenerationOptions(max_tokens=12, prompt_lookup=True)).text
+    assert text.strip()

@@ -21,10 +21,18 @@ def test_passages_are_numbered_and_do_not_repeat_their_heading() -> None:
     assert Passage(2, "Backups", heading="Backups").render() == "[2] Backups\n(Source: Backups)"
     assert Passage(4, "y", title="Guide", heading="Setup").render() == "[4] y\n(Source: Guide › Setup)"
     messages = build_messages("When do backups run?", [Passage(1, "Nightly.")])
-    assert messages[0].role == "system" and "[2]" in messages[0].content
-    user = messages[1].content
-    assert user.startswith("Question: When do backups run?\n\nPassages:\n\n[1] Nightly.")
-    assert user.endswith("Question: When do backups run?\nAnswer with citations:")
+    assert messages[0].role == "system" and "brackets" in messages[0].content
+    # Worked examples come before the real question, and end with a decline among them.
+    assert [m.role for m in messages[1:-1]] == ["user", "assistant"] * 3
+    assert "The documents do not say." in [m.content for m in messages[1:-1]]
+    assert messages[-1].content == "Passages:\n\n[1] Nightly.\n\nQuestion: When do backups run?\nAnswer:"
+
+
+def test_the_instruction_and_examples_are_the_same_for_every_question() -> None:
+    """They form a prefix the model keeps evaluated between questions."""
+    first = build_messages("When do backups run?", passages(2))
+    second = build_messages("Who is on call?", passages(3))
+    assert first[:-1] == second[:-1] and first[-1] != second[-1]
 
 
 def test_everything_fits_in_a_large_window() -> None:
@@ -34,17 +42,18 @@ def test_everything_fits_in_a_large_window() -> None:
 
 
 def test_lowest_ranked_passages_are_dropped_whole_and_reported() -> None:
-    generator = ScriptedGenerator(context_window=300)
+    fixed = ScriptedGenerator().count_tokens(build_messages("q?", []))  # instruction and examples
+    generator = ScriptedGenerator(context_window=fixed + 100 + 150)
     given = passages(5)
     plan = plan_prompt(generator, "q?", given, answer_tokens=100)
     kept = len(plan.passages)
     assert 0 < kept < 5 and plan.passages == given[:kept] and plan.dropped == given[kept:]
-    assert plan.prompt_tokens <= 200
+    assert plan.prompt_tokens <= fixed + 150
     # Maximal: one more passage would not have fitted.
-    assert generator.count_tokens(build_messages("q?", given[: kept + 1])) > 200
-    assert all(p.text in plan.messages[1].content for p in plan.passages)  # kept passages are whole
+    assert generator.count_tokens(build_messages("q?", given[: kept + 1])) > fixed + 150
+    assert all(p.text in plan.messages[-1].content for p in plan.passages)  # kept passages are whole
 
 
 def test_a_question_that_cannot_fit_is_an_error() -> None:
     with pytest.raises(ValueError, match="the question alone needs"):
-        plan_prompt(ScriptedGenerator(context_window=60), "word " * 80, passages(2), answer_tokens=20)
+        plan_prompt(ScriptedGenerator(context_window=300), "word " * 300, passages(2), answer_tokens=20)

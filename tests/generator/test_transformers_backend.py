@@ -42,6 +42,20 @@ def test_generates_streams_and_counts_with_a_local_checkpoint(checkpoint) -> Non
     assert "".join(generator.stream(messages, options)) == result.text  # greedy: the same text both ways
 
 
+def test_reply_scores_are_the_models_own_log_probabilities(checkpoint) -> None:
+    import torch
+
+    generator = create_generator(f"transformers:{checkpoint}")
+    messages = [Message("user", "when do backups run")]
+    greedy = generator.generate(messages, GenerationOptions(max_tokens=1)).text
+    score = generator.reply_logprob(messages, greedy, max_tokens=1)
+    prompt = generator._input_ids(messages)
+    with torch.inference_mode():
+        logits = generator._model(input_ids=prompt).logits[0, -1]
+    assert score == pytest.approx(float(torch.log_softmax(logits, -1).max()), abs=1e-4)
+    assert generator.reply_logprob(messages, "office opens", max_tokens=2) < 0.0
+
+
 def test_missing_or_non_checkpoint_directories_fail_clearly(tmp_path) -> None:
     with pytest.raises(ValueError, match="needs a checkpoint directory"):
         create_generator("transformers:")
