@@ -16,7 +16,14 @@ from typing import Literal
 
 from app.self_repair import repair_question
 from generator.base import GenerationOptions, Generator, Message, ReplyScorer
-from generator.citations import CheckedSentence, CitationPolicy, Embed, check_answer, split_sentences
+from generator.citations import (
+    CheckedSentence,
+    CitationPolicy,
+    Embed,
+    check_answer,
+    split_sentences,
+    strip_markers,
+)
 from generator.focus import focus
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, plan_prompt
 from retriever.fusion import FusionWeights
@@ -299,8 +306,8 @@ def _resolve(
 
 
 def _clean(text: str, sentences: list[CheckedSentence]) -> str:
-    """The answer with markers to passages that were never given removed, and a marker added to
-    each sentence whose citation the checker inferred."""
+    """The answer with markers to passages that were never given removed, and each sentence whose
+    citation the checker inferred marked with that passage instead of the marker it had."""
     for sentence in sentences:
         for number in sentence.removed:
             text = text.replace(f"[{number}]", "")
@@ -309,7 +316,7 @@ def _clean(text: str, sentences: list[CheckedSentence]) -> str:
         for i, sentence in enumerate(sentences):
             inferred = [s.passage for s in sentence.citations if s.inferred]
             if inferred:
-                body = pieces[i].rstrip()
+                body = strip_markers(pieces[i])
                 end = body[-1] if body and body[-1] in ".!?" else ""
                 pieces[i] = f"{body[: len(body) - len(end)].rstrip()} [{inferred[0]}]{end}"
     return " ".join(pieces)

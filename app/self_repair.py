@@ -9,7 +9,8 @@ rather", "uh") splits the question into what was said before and the repair afte
 * the repair's first word was said before ("the Palais Garnier no the Warsaw ... edifice"): the
   question resumes from that earlier word;
 * otherwise the repair replaces the run of content words just before the editing phrase
-  ("prime minister" -> "President").
+  ("prime minister" -> "President"), or, when the repair finishes the question, as many of them
+  as it has words less one ("travel I mean expense requests?" -> "expense requests?").
 
 A bare "no", "or", "wait" or "actually" is read as an editing phrase only where it cannot be an
 ordinary word ("there are no results" is left alone), so plain questions pass through unchanged.
@@ -81,6 +82,12 @@ def _repair_first(text: str) -> str:
         keep = len(left)
         while keep > 1 and _content(left[keep - 1]):
             keep -= 1
+        cores = [word.strip("?.!,") for word in right]
+        repair = next((i for i, core in enumerate(cores) if not core or not _content(core)), len(cores))
+        if not any(cores[repair:]):
+            # The repair runs to the end ("travel I mean expense requests?"): it finishes the
+            # question, so it replaces fewer words than it has, not the whole run before it.
+            keep = max(keep, len(left) - max(1, repair - 1))
         if keep == len(left):  # nothing to replace: the editing phrase was only a pause
             return " ".join(left + right)
         return " ".join(left[:keep] + right)

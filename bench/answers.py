@@ -93,6 +93,7 @@ def evaluate(pipeline, questions: list[tuple[str, str]], log: Path | None = None
                 "asked": answer.standalone_question,
                 "target": target,
                 "answer": answer.answer,
+                "model_text": " ".join(sentence.text for sentence in answer.sentences),
                 "abstained": answer.abstained,
                 "reason": answer.abstain_reason,
                 "decline_logprob": answer.decline_logprob,

@@ -79,8 +79,18 @@ def strip_markers(sentence: str) -> str:
     return re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", sentence)).strip()
 
 
+_NUMBER_TEXT = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty"
+)
+_TENS_TEXT = "thirty forty fifty sixty seventy eighty ninety"
+_TENS = {word: f"{tens}0" for tens, word in enumerate(_TENS_TEXT.split(), start=3)}
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBER_TEXT.split())} | _TENS
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
+    """Lower-cased words without stopwords; number words as digits ("six" and "6" are one word)."""
+    return {_NUMBER_WORDS.get(w, w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -101,7 +111,8 @@ def check_answer(
     *,
     attribute_uncited: bool = True,
 ) -> list[CheckedSentence]:
-    """Check every sentence; an uncited sentence is attributed to a passage that supports it."""
+    """Check every sentence; a sentence that is uncited, or cited only to passages that do not
+    support it, is attributed to a given passage that does, if there is one."""
     policy = policy or CitationPolicy()
     by_number = {passage.number: passage for passage in passages}
     checked = []
@@ -109,8 +120,10 @@ def check_answer(
         plain = strip_markers(sentence)
         numbers = cited_numbers(sentence)
         supports = [_support(plain, by_number[n], embed, policy) for n in numbers if n in by_number]
-        if not supports and attribute_uncited:
-            supports = _inferred(plain, passages, embed, policy)
+        if attribute_uncited and not any(support.supported for support in supports):
+            # Uncited, or cited to a passage that does not say it: small models often answer right
+            # and cite the wrong number. A passage that does support it is named instead (inferred).
+            supports = _inferred(plain, passages, embed, policy) or supports
         checked.append(CheckedSentence(plain, supports, [n for n in numbers if n not in by_number]))
     return checked
 

@@ -169,3 +169,12 @@ def test_self_corrections_are_repaired_for_the_model_but_searched_in_full(kb) ->
     assert answer.standalone_question == "When are restores tested?"
     assert "Question: When are restores tested?" in generator.calls[0][0][-1].content
     assert not answer.abstained and answer.citations[0].quote == "Restores are tested monthly."
+
+
+def test_a_wrong_marker_is_replaced_by_the_passage_that_supports_the_sentence(kb) -> None:
+    answer = pipeline(kb, ScriptedGenerator(reply="Restores are tested monthly [2]."), k=3).ask(
+        "When are restores tested?"
+    )
+    [citation] = answer.citations
+    assert citation.inferred and citation.quote == "Restores are tested monthly."
+    assert answer.answer == f"Restores are tested monthly [{citation.number}]."

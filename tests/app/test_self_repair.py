@@ -34,6 +34,7 @@ from app.self_repair import repair_question
             "What did Shrewsbury note about the plague ?",
         ),
         ("Where did or no make that when did Robert Crispin fight ?", "when did Robert Crispin fight ?"),
+        ("Who approves travel I mean expense requests?", "Who approves expense requests?"),
     ],
 )
 def test_self_corrections_keep_the_repair(question: str, repaired: str) -> None:

@@ -73,3 +73,18 @@ def test_an_uncited_sentence_is_attributed_to_the_passage_that_supports_it() -> 
     assert unsupported.citations == [] and not unsupported.supported
     [strict] = check_answer("Restores are tested monthly.", PASSAGES, attribute_uncited=False)
     assert strict.citations == []
+
+
+def test_a_sentence_cited_to_the_wrong_passage_is_attributed_to_the_right_one() -> None:
+    passages = [Passage(1, "The pager rotates weekly."), Passage(2, "Backups run nightly at two.")]
+    [sentence] = check_answer("Backups run nightly [1].", passages)
+    [support] = sentence.citations
+    assert support.passage == 2 and support.supported and support.inferred
+    [unsupported] = check_answer("The CEO likes jazz [1].", passages)  # nothing supports it: kept as cited
+    assert [(s.passage, s.supported, s.inferred) for s in unsupported.citations] == [(1, False, False)]
+
+
+def test_number_words_and_digits_support_each_other() -> None:
+    passages = [Passage(1, "Six rail lines run out of downtown.")]
+    [sentence] = check_answer("6 [1]", passages)
+    assert sentence.supported
