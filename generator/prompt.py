@@ -64,17 +64,17 @@ class Passage:
     def render(self) -> str:
         """The passage as the model reads it: its number, then its text.
 
-        Where it comes from (title, section, page) follows the text: small models copied a header
-        line as their answer. A first line that only repeats the section heading is dropped too.
+        The section it comes from follows the text (small models copied a header line as their
+        answer); a first line that only repeats the section heading is dropped. A document title
+        without a section, and page numbers, stay out: they do not help answer (titles are often
+        file names) and every prompt token costs time before the first answer token.
         """
         text = self.visible_text().strip()
         first, _, rest = text.partition("\n")
         if rest.strip() and first.strip() and self.heading.endswith(first.strip()):
             text = rest.strip()
         title = "" if self.heading.startswith(self.title) else self.title  # headings often start with it
-        where = " › ".join(part for part in (title, self.heading) if part)
-        if self.page is not None:
-            where = f"{where}, page {self.page}" if where else f"page {self.page}"
+        where = " › ".join(part for part in (title, self.heading) if part) if self.heading else ""
         return f"[{self.number}] {text}" + (f"\n(Source: {where})" if where else "")
 
 

@@ -16,7 +16,8 @@ def passages(count: int, words: int = 50) -> list[Passage]:
 
 def test_passages_are_numbered_and_do_not_repeat_their_heading() -> None:
     passage = Passage(3, "Backups\nBackups run nightly.", title="Ops", heading="Ops › Backups", page=4)
-    assert passage.render() == "[3] Backups run nightly.\n(Source: Ops › Backups, page 4)"
+    assert passage.render() == "[3] Backups run nightly.\n(Source: Ops › Backups)"
+    assert Passage(5, "z", title="report-2024.pdf", page=7).render() == "[5] z"  # no section: no line
     assert Passage(1, "x").render() == "[1] x"
     assert Passage(2, "Backups", heading="Backups").render() == "[2] Backups\n(Source: Backups)"
     assert Passage(4, "y", title="Guide", heading="Setup").render() == "[4] y\n(Source: Guide › Setup)"
