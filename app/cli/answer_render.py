@@ -73,7 +73,8 @@ def print_sources(console: Console, answer: Answer) -> None:
         console.print(f"[yellow]Not supported by the cited passages:[/] {escape(' '.join(unsupported))}")
     if answer.dropped_passages:
         console.print(
-            f"[dim]{len(answer.dropped_passages)} lower-ranked passage(s) did not fit the model.[/]"
+            f"[dim]{len(answer.dropped_passages)} retrieved passage(s) not read by the model "
+            "(not relevant enough, or no room).[/]"
         )
     for citation in answer.citations:
         hit = next(h for h in answer.sources if h.chunk_id == citation.chunk_id)
