@@ -72,6 +72,10 @@ def build_generator(settings: Settings, spec: str | None = None) -> Generator:
     return generator
 
 
+def search_weights(settings: Settings) -> FusionWeights:
+    return FusionWeights.from_dense_share(settings.search_dense_weight, settings.search_fusion)
+
+
 def build_answer_pipeline(
     settings: Settings,
     kb: KnowledgeBase,
@@ -90,6 +94,6 @@ def build_answer_pipeline(
         focus_sentences=settings.answer_focus_sentences,
         repair_questions=settings.repair_questions,
         decline_threshold=settings.decline_threshold,
-        weights=FusionWeights.from_dense_share(settings.search_dense_weight, settings.search_fusion),
+        weights=search_weights(settings),
     )
     return AnswerPipeline(kb, generator, options, embed=kb.embedder.embed_documents)

@@ -82,6 +82,30 @@ class Settings(BaseSettings):
         description="Dense share of hybrid fusion; BM25 gets the rest.",
     )
 
+    # -- the REST API and the web UI ------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address `citewise serve` listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_url: str = Field(default="http://127.0.0.1:8000", description="Where the web UI finds the API.")
+    ui_port: int = Field(default=8501, ge=1, le=65535)
+    auth_enabled: bool = Field(
+        default=False, description="Require an API key (`citewise keys create`) on every /v1 request."
+    )
+    generation_workers: int = Field(
+        default=1, ge=1, le=64, description="Answers generated at once (each holds the model busy)."
+    )
+    generation_queue: int = Field(
+        default=8, ge=0, le=10_000, description="Answers waiting for a worker; beyond it the API says 429."
+    )
+    search_workers: int = Field(default=4, ge=1, le=256, description="Threads serving searches.")
+    request_timeout_s: float = Field(
+        default=120.0, gt=0, description="Longest an answer may take before the API gives up."
+    )
+    api_extra_models: list[str] = Field(
+        default_factory=list,
+        description="Further generator specs API callers may choose (GGUF paths, transformers:DIR).",
+    )
+    max_upload_files: int = Field(default=20, ge=1, le=10_000, description="Files per upload request.")
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -100,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def max_file_bytes(self) -> int:

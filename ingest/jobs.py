@@ -39,12 +39,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def queue_job(kb: KnowledgeBase, collection_id: int, sources: list[str]) -> int:
+    """A job row for work that starts later, so a caller gets its id at once."""
+    with kb.sessions.begin() as session:
+        job = IngestJob(collection_id=collection_id, sources=sources, status=JobStatus.QUEUED)
+        session.add(job)
+        session.flush()
+        return job.id
+
+
 class JobRecorder:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.job_id: int | None = None
 
-    def start(self, collection_id: int, sources: list[str]) -> int:
+    def start(self, collection_id: int, sources: list[str], job_id: int | None = None) -> int:
+        """Record a running job; ``job_id`` adopts a row queued earlier (an upload through the API)."""
         host = socket.gethostname()
         with self.kb.sessions.begin() as session:
             for stale in session.execute(
@@ -53,8 +63,11 @@ class JobRecorder:
                 if not _pid_alive(stale.pid):
                     stale.status = JobStatus.INTERRUPTED
                     stale.finished_at = stale.updated_at
-            job = IngestJob(collection_id=collection_id, sources=sources, host=host, pid=os.getpid())
-            session.add(job)
+            job = session.get(IngestJob, job_id) if job_id is not None else None
+            if job is None:
+                job = IngestJob(collection_id=collection_id, sources=sources)
+                session.add(job)
+            job.status, job.host, job.pid = JobStatus.RUNNING, host, os.getpid()
             session.flush()
             self.job_id = job.id
         return self.job_id

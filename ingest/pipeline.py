@@ -94,17 +94,22 @@ class IngestPipeline:
         self._pending: list[_Pending] = []
         self._last_save = time.monotonic()
 
-    def run(self, paths: Sequence[Path], progress: IngestProgress | None = None) -> IngestReport:
+    def run(
+        self, paths: Sequence[Path], progress: IngestProgress | None = None, *, job_id: int | None = None
+    ) -> IngestReport:
+        """Ingest ``paths``; ``job_id`` runs a job queued earlier instead of recording a new one."""
         progress = progress or _NoProgress()
         started = time.perf_counter()
         collection = self.kb.collection(self.options.collection, create=True)
         recorder = JobRecorder(self.kb)
-        job_id = recorder.start(collection.id, [str(p) for p in paths])
+        job_id = recorder.start(collection.id, [str(p) for p in paths], job_id)
         status = JobStatus.FAILED
         try:
             sources = discover(paths, self.options.include, self.options.exclude, self.options.skip_dirs)
             known = self._known_documents(collection.id)
             progress.start(len(sources))
+            self.tally.counts["files_total"] = len(sources)
+            recorder.update(self.tally)
             with StopRequest() as stop:
                 self._ingest(sources, collection.id, known, progress, recorder, stop)
             if stop.requested:

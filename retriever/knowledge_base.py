@@ -126,6 +126,45 @@ class KnowledgeBase:
             self.save()
         return report
 
+    def refresh(self) -> bool:
+        """A reader picks up the index a writer saved since it loaded its own; True if it changed.
+
+        Cheap enough to call before every search (one small file read). Until the writer saves,
+        the reader keeps serving the old index; hits on chunks deleted meanwhile are dropped at
+        load time, so a deleted passage is never served.
+        """
+        if self._lock_context is not None or self._engine is None:
+            return False  # a writer's own index is always current
+        try:
+            manifest = self.store.read_manifest()
+        except IndexCorruptError:
+            return False  # half-visible save: keep serving what we have
+        current = self._manifest
+        if manifest is None or (
+            current is not None
+            and (manifest.database_uid, manifest.generation, manifest.index_file, manifest.saved_at)
+            == (current.database_uid, current.generation, current.index_file, current.saved_at)
+        ):
+            return False
+        try:
+            self._check_embedder(manifest)
+            index = self.store.load(manifest, mmap=True)
+        except (IndexCorruptError, IndexMismatchError):
+            return False
+        self._index, self._manifest = index, manifest
+        self.index_decision = IndexDecision.from_manifest(manifest.index_kind, manifest.index_params)
+        self._generation = manifest.generation
+        return True
+
+    @property
+    def generation(self) -> int:
+        """The database generation the loaded index reflects."""
+        return self._generation
+
+    @property
+    def writable(self) -> bool:
+        return self._lock_context is not None
+
     def close(self) -> None:
         if self._lock_context is not None and self._dirty:
             self.save()

@@ -3,48 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from app.answer_payload import answer_dict
 from app.answering import Answer
-
-
-def answer_dict(answer: Answer) -> dict[str, Any]:
-    """The JSON shape of ``citewise ask --json`` (the planned REST API is to return the same)."""
-    return {
-        "question": answer.question,
-        "standalone_question": answer.standalone_question,
-        "answer": answer.answer,
-        "abstained": answer.abstained,
-        "abstain_reason": answer.abstain_reason,
-        "decline_probability": None
-        if answer.decline_logprob is None
-        else round(math.exp(answer.decline_logprob), 4),
-        "citations": [asdict(citation) for citation in answer.citations],
-        "unsupported_sentences": [s.text for s in answer.sentences if not s.supported],
-        "sources": [
-            {
-                "rank": hit.rank,
-                "document_id": hit.document_id,
-                "chunk_id": hit.chunk_id,
-                "source_uri": hit.source_uri,
-                "title": hit.title,
-                "page": hit.page,
-                "heading": " › ".join(hit.heading_path),
-                "char_start": hit.char_start,
-                "char_end": hit.char_end,
-            }
-            for hit in answer.sources
-        ],
-        "dropped_passages": answer.dropped_passages,
-        "timings": {name: round(value, 4) for name, value in answer.timings.items()},
-    }
 
 
 def answer_json(answer: Answer) -> str:

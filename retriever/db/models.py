@@ -35,6 +35,7 @@ class DocumentStatus(StrEnum):
 
 
 class JobStatus(StrEnum):
+    QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -136,3 +137,17 @@ class KbState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     database_uid: Mapped[str] = mapped_column(String(36))
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ApiKey(Base):
+    """A REST API key. Only a hash is stored; ``collections`` empty means every collection."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)  # shown in listings, never enough to use
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    collections: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

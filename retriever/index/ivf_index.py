@@ -78,6 +78,7 @@ class IvfVectorIndex(VectorIndex):
         return np.concatenate(ids).astype(np.int64, copy=False), np.concatenate(vectors)
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
+        self.check_writable()
         id_array = as_ids(ids)
         if len(id_array) == 0 or len(self) == 0:
             return 0

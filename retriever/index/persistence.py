@@ -88,7 +88,9 @@ class IndexStore:
             raise IndexCorruptError(
                 f"{path} is a {type(index).__name__}, manifest says {manifest.index_kind}"
             )
-        return wrap(index, manifest.dimension, manifest.index_params)
+        loaded = wrap(index, manifest.dimension, manifest.index_params)
+        loaded.read_only = mmap
+        return loaded
 
     def save(self, index: VectorIndex, manifest: IndexManifest) -> IndexManifest:
         self.directory.mkdir(parents=True, exist_ok=True)

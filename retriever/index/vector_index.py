@@ -22,6 +22,7 @@ class VectorIndex:
     """
 
     kind = "flat-ip"
+    read_only = False  # set on a memory-mapped index: FAISS would crash writing into the mapping
 
     def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
         self.dimension = dimension
@@ -48,7 +49,12 @@ class VectorIndex:
     def params(self) -> dict[str, int]:
         return {}
 
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise RuntimeError("this index is memory-mapped for reading; load a private copy to change it")
+
     def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
+        self.check_writable()
         id_array = as_ids(ids)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(id_array), self.dimension)
         if len(id_array) == 0:
@@ -62,6 +68,7 @@ class VectorIndex:
         self._index.add_with_ids(vectors, id_array)
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
+        self.check_writable()
         id_array = as_ids(ids)
         if len(id_array) == 0 or len(self) == 0:
             return 0

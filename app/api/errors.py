@@ -1,0 +1,79 @@
+"""Every error leaves as an RFC 9457 problem body (``application/problem+json``) with a clear message;
+known failures map to 4xx, and nothing a client sends can produce a 500."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.pool import Overloaded
+from generator.base import GeneratorNotFoundError
+from generator.models import ModelNotInstalledError
+from retriever.knowledge_base import CollectionNotFoundError
+
+log = logging.getLogger("citewise.api")
+PROBLEM = "application/problem+json"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    return JSONResponse({**body, **extra}, status_code=status, headers=headers, media_type=PROBLEM)
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.status, exc.detail, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        detail = "; ".join(_validation_message(e) for e in errors[:5]) or "invalid request"
+        cleaned = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors[:20]]
+        return problem(422, detail, errors=cleaned)
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+        return problem(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(CollectionNotFoundError)
+    async def _no_collection(_: Request, exc: CollectionNotFoundError) -> JSONResponse:
+        return problem(404, str(exc).strip("'\""))
+
+    @app.exception_handler(GeneratorNotFoundError)
+    async def _no_generator(_: Request, exc: GeneratorNotFoundError) -> JSONResponse:
+        return problem(400, str(exc))
+
+    @app.exception_handler(ModelNotInstalledError)
+    async def _model_missing(_: Request, exc: ModelNotInstalledError) -> JSONResponse:
+        return problem(503, str(exc))
+
+    @app.exception_handler(TimeoutError)
+    async def _timeout(_: Request, exc: TimeoutError) -> JSONResponse:
+        return problem(504, str(exc) or "the request took too long")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, f"internal error ({type(exc).__name__}); the server log has the details")

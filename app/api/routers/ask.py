@@ -1,0 +1,133 @@
+"""``POST /v1/ask``: a cited answer, as one JSON object or as Server-Sent Events.
+
+The model runs on the generation pool, never on the event loop; a full queue answers 429 before
+anything is streamed. Stream events: ``token`` (text pieces), ``citations`` (the checked
+citations and sources), ``done`` (the whole answer, as the JSON response would carry it) and
+``error`` (a problem body, when something fails after the stream started).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from app.answer_payload import answer_dict
+from app.answering import AnswerEvent
+from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections
+from app.api.errors import ApiError
+from app.api.models_offered import check_model
+from app.api.runtime import Runtime
+from app.api.schemas import AnswerOut, AskBody
+from generator.base import Message
+from retriever.search import SearchFilters, SearchMode
+
+router = APIRouter(prefix="/v1", tags=["answers"])
+
+
+def answer_events(
+    runtime: Runtime,
+    question: str,
+    history: list[Message],
+    *,
+    model: str | None,
+    collections: tuple[str, ...],
+    k: int | None,
+    mode: str | None,
+) -> Iterator[AnswerEvent]:
+    """The answer pipeline's events; runs on a pool thread (it loads the model on first use)."""
+    runtime.refresh()
+    generator = runtime.generator(model)
+    pipeline = runtime.answer_pipeline(
+        generator,
+        k=k,
+        mode=SearchMode(mode) if mode else None,
+        filters=SearchFilters(collections=collections),
+    )
+    yield from pipeline.stream(question, history)
+
+
+async def with_deadline(events: AsyncIterator[Any], seconds: float) -> AsyncIterator[Any]:
+    """Items of ``events`` until ``seconds`` have passed in all, then ``TimeoutError``."""
+    deadline = time.monotonic() + seconds
+    iterator = aiter(events)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"the answer took longer than {seconds:g} s")
+            try:
+                yield await asyncio.wait_for(anext(iterator), left)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise TimeoutError(f"the answer took longer than {seconds:g} s") from None
+    finally:
+        await iterator.aclose()
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    status = 504 if isinstance(exc, TimeoutError) else getattr(exc, "status", 500)
+    detail = str(exc) if status != 500 else f"internal error ({type(exc).__name__})"
+    return {"status": status, "detail": detail}
+
+
+@router.post(
+    "/ask",
+    response_model=AnswerOut,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream=true"}},
+)
+async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep) -> Any:
+    if not body.question.strip():
+        raise ApiError(422, "question: the question is empty")
+    collections = allowed_collections(principal, body.collections)
+    check_model(runtime.settings, body.model)
+    history = [Message(turn.role, turn.content) for turn in body.history]
+
+    def produce() -> Iterator[AnswerEvent]:
+        return answer_events(
+            runtime, body.question, history, model=body.model, collections=collections, k=body.k, mode=body.mode
+        )
+
+    timeout = runtime.settings.request_timeout_s
+    if not body.stream:
+
+        def whole() -> dict[str, Any]:
+            final = list(produce())[-1].answer
+            assert final is not None
+            return answer_dict(final)
+
+        answer = await asyncio.wait_for(runtime.generation_pool.run(whole), timeout)
+        runtime.metrics.observe_timings(answer["timings"])
+        return answer
+
+    events = runtime.generation_pool.stream(produce)  # admitted now: 429 before the stream starts
+
+    async def body_stream() -> AsyncIterator[str]:
+        try:
+            async for event in with_deadline(events, timeout):
+                if event.kind == "token":
+                    yield sse("token", {"text": event.text})
+                    continue
+                answer = answer_dict(event.answer)
+                runtime.metrics.observe_timings(answer["timings"])
+                yield sse(
+                    "citations",
+                    {k: answer[k] for k in ("abstained", "abstain_reason", "citations", "sources")},
+                )
+                yield sse("done", answer)
+        except Exception as exc:  # the status line is gone: report inside the stream
+            yield sse("error", error_payload(exc))
+
+    return StreamingResponse(
+        body_stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )

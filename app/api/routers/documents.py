@@ -1,0 +1,118 @@
+"""Documents: upload (an ingest job), list, read with chunks, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from app.api.deps import PrincipalDep, RuntimeDep
+from app.api.errors import ApiError
+from app.api.queries import document_place, get_document, list_documents
+from app.api.schemas import Deleted, DocumentDetail, DocumentPage, UploadAccepted
+from app.api.uploads import TooLarge, safe_filename, save_upload, unique_name
+from ingest.jobs import queue_job
+from retriever.knowledge_base import KnowledgeBase
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+
+@router.post("", response_model=UploadAccepted, status_code=202)
+async def upload_documents(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    files: Annotated[list[UploadFile], File(description="One or more documents.")],
+    collection: Annotated[str, Form(min_length=1, max_length=200, pattern=r"^[\w][\w .@+-]*$")] = "default",
+) -> UploadAccepted:
+    """Store the files and queue an ingest job; poll ``GET /v1/jobs/{job_id}`` for its progress."""
+    settings = runtime.settings
+    if not principal.may_see(collection):
+        raise ApiError(403, f"this API key may not use collection {collection!r}")
+    if len(files) > settings.max_upload_files:
+        raise ApiError(413, f"{len(files)} files in one upload; the limit is {settings.max_upload_files}")
+    found = await asyncio.to_thread(runtime.kb.collection, collection, create=True)
+    folder = settings.uploads_dir / str(found.id)
+    saved: list[Path] = []
+    names: list[str] = []
+    rejected: list[dict[str, str]] = []
+    for upload in files:
+        name = unique_name(folder, safe_filename(upload.filename), set(names))
+        try:
+            stored = await asyncio.to_thread(save_upload, upload.file, folder, name, settings.max_file_bytes)
+        except TooLarge as exc:
+            rejected.append({"name": upload.filename or name, "reason": str(exc)})
+            continue
+        names.append(stored.name)
+        saved.append(stored.path)
+    if not saved:
+        reasons = "; ".join(f"{r['name']}: {r['reason']}" for r in rejected) or "no files"
+        raise ApiError(413 if rejected else 422, f"nothing to ingest ({reasons})")
+    job_id = await asyncio.to_thread(queue_job, runtime.kb, found.id, [str(p) for p in saved])
+    runtime.jobs.submit_ingest(job_id, collection, saved)
+    return UploadAccepted.model_validate(
+        {"job_id": job_id, "collection": collection, "files": names, "rejected": rejected}
+    )
+
+
+@router.get("", response_model=DocumentPage)
+async def documents(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    collection: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=500, description="Part of the title or path.")] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DocumentPage:
+    if collection and not principal.may_see(collection):
+        raise ApiError(403, f"this API key may not use collection {collection!r}")
+
+    def read() -> tuple[list, int]:
+        with runtime.kb.session() as session:
+            return list_documents(
+                session, principal.collections, collection=collection, text=q, status=status,
+                offset=offset, limit=limit,
+            )
+
+    items, total = await asyncio.to_thread(read)
+    return DocumentPage.model_validate({"items": items, "total": total, "offset": offset, "limit": limit})
+
+
+@router.get("/{document_id}", response_model=DocumentDetail)
+async def document(document_id: int, runtime: RuntimeDep, principal: PrincipalDep) -> DocumentDetail:
+    def read() -> dict | None:
+        with runtime.kb.session() as session:
+            return get_document(session, principal.collections, document_id)
+
+    found = await asyncio.to_thread(read)
+    if found is None:
+        raise ApiError(404, f"no document {document_id}")
+    return DocumentDetail.model_validate(found)
+
+
+@router.delete("/{document_id}", response_model=Deleted)
+async def delete_document(document_id: int, runtime: RuntimeDep, principal: PrincipalDep) -> Deleted:
+    """Removes the document, its chunks and vectors; a file it was uploaded as is deleted too."""
+
+    def place() -> tuple[str, str] | None:
+        with runtime.kb.session() as session:
+            return document_place(session, document_id)
+
+    found = await asyncio.to_thread(place)
+    if found is None or not principal.may_see(found[0]):
+        raise ApiError(404, f"no document {document_id}")
+    uploads = runtime.settings.uploads_dir.resolve()
+
+    def remove(kb: KnowledgeBase) -> int:
+        delta = kb.delete_documents([document_id])
+        path = Path(found[1])
+        if uploads in path.parents:
+            path.unlink(missing_ok=True)
+        return delta.chunks_removed
+
+    removed = await asyncio.wait_for(
+        asyncio.wrap_future(runtime.jobs.call(remove)), runtime.settings.request_timeout_s
+    )
+    return Deleted(deleted=f"document {document_id}", documents=1, chunks_removed=removed)

@@ -1,0 +1,124 @@
+"""Everything one API process holds: settings, the shared embedder, a reading knowledge base that
+follows the writers' saves, loaded answer models, the bounded pools and the ingest jobs.
+
+Requests only ever read through ``kb``; writes (uploads, deletions) go through ``jobs``, which
+opens its own writable knowledge base for each piece of work, so the CLI, other API processes and
+this one can take turns writing while searches go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from app.api.jobs import JobRunner
+from app.api.metrics import ApiMetrics
+from app.api.pool import BoundedPool
+from app.services import build_answer_pipeline, build_embedder, build_generator, build_knowledge_base
+from app.settings import Settings
+from generator.base import Generator
+from retriever.embedders.base import Embedder
+from retriever.knowledge_base import KnowledgeBase
+from retriever.search import SearchFilters, SearchMode
+
+
+class Runtime:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, kb: KnowledgeBase | None = None
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or build_embedder(settings)
+        self.kb = kb or build_knowledge_base(settings, self.embedder)
+        self.generation_pool = BoundedPool(
+            "generation", settings.generation_workers, settings.generation_queue
+        )
+        self.search_pool = BoundedPool("search", settings.search_workers, settings.search_workers * 16, 1)
+        self.jobs = JobRunner(settings, self.embedder, self.kb)
+        self.metrics = ApiMetrics()
+        self.metrics.gauge(
+            "citewise_generation_queue_depth",
+            "Answers waiting for a worker.",
+            lambda: self.generation_pool.waiting,
+        )
+        self.metrics.gauge(
+            "citewise_generation_in_flight", "Answers running or waiting.", lambda: self.generation_pool.in_flight
+        )
+        self.metrics.gauge("citewise_jobs_pending", "Writes waiting for the job thread.", lambda: self.jobs.pending)
+        self.metrics.gauge("citewise_index_vectors", "Vectors in the served index.", self._index_size)
+        self._generators: dict[str, Generator] = {}
+        self._generator_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._refreshed_at = 0.0
+        self.started_at = time.time()
+        self.opened = False
+        self._warm = "not loaded"
+
+    def open(self) -> None:
+        """Open the database and index (a reader); repairs a stale index if nobody is writing."""
+        self.kb.open()
+        self.opened = True
+        self.jobs.start()
+
+    def warm_up(self) -> None:
+        """Load the embedder and the default answer model now, not on the first request."""
+        self._warm = "loading"
+        try:
+            self.embedder.warm_up()
+            self.generator()
+        except Exception as exc:
+            self._warm = f"failed: {exc}"
+            raise
+        self._warm = "ready"
+
+    def warm_up_in_background(self) -> threading.Thread:
+        def run() -> None:
+            with contextlib.suppress(Exception):  # the state says what failed; /readyz reports it
+                self.warm_up()
+
+        thread = threading.Thread(target=run, name="citewise-warm-up", daemon=True)
+        self._warm = "loading"
+        thread.start()
+        return thread
+
+    def warm_state(self) -> str:
+        return self._warm
+
+    def close(self) -> None:
+        self.jobs.stop()
+        self.generation_pool.shutdown()
+        self.search_pool.shutdown()
+        self.kb.close()
+        self.opened = False
+
+    def _index_size(self) -> float:
+        return float(len(self.kb.index)) if self.opened else 0.0
+
+    def refresh(self, min_interval_s: float = 0.25) -> None:
+        """Follow the index the writers saved; checked at most every ``min_interval_s``."""
+        now = time.monotonic()
+        if now - self._refreshed_at < min_interval_s:
+            return
+        with self._refresh_lock:
+            if now - self._refreshed_at >= min_interval_s:
+                self.kb.refresh()
+                self._refreshed_at = time.monotonic()
+
+    def generator(self, spec: str | None = None) -> Generator:
+        """The answer model for ``spec`` (default: the configured one), loaded once per process."""
+        key = spec or ""
+        with self._generator_lock:
+            found = self._generators.get(key)
+            if found is None:
+                found = build_generator(self.settings, spec)
+                found.warm_up()
+                self._generators[key] = found
+            return found
+
+    def loaded_generators(self) -> list[str]:
+        return [g.name for g in self._generators.values()]
+
+    def answer_pipeline(
+        self, generator: Generator, *, k: int | None, mode: SearchMode | None, filters: SearchFilters
+    ):
+        return build_answer_pipeline(self.settings, self.kb, generator, k=k, mode=mode, filters=filters)
