@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from retriever.db.models import IngestJob, JobStatus, utcnow
 from retriever.knowledge_base import KnowledgeBase
@@ -46,6 +46,17 @@ def queue_job(kb: KnowledgeBase, collection_id: int, sources: list[str]) -> int:
         session.add(job)
         session.flush()
         return job.id
+
+
+def claim_job(kb: KnowledgeBase, job_id: int) -> bool:
+    """Take a queued job for this process; False if another process took it (or it is gone)."""
+    with kb.sessions.begin() as session:
+        taken = session.execute(
+            update(IngestJob)
+            .where(IngestJob.id == job_id, IngestJob.status == JobStatus.QUEUED)
+            .values(status=JobStatus.RUNNING, host=socket.gethostname(), pid=os.getpid())
+        )
+        return taken.rowcount == 1
 
 
 class JobRecorder:

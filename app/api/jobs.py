@@ -22,7 +22,8 @@ from sqlalchemy import select
 from app.services import build_knowledge_base, build_pipeline
 from app.settings import Settings
 from ingest.discovery import SourceFile
-from retriever.db.models import Collection, IngestJob, JobStatus
+from ingest.jobs import claim_job
+from retriever.db.models import Collection, IngestJob, JobStatus, utcnow
 from retriever.embedders.base import Embedder
 from retriever.index.persistence import IndexLockedError
 from retriever.knowledge_base import KnowledgeBase
@@ -143,6 +144,8 @@ class JobRunner:
             kb.close()
 
     def _ingest(self, kb: KnowledgeBase, work: _Ingest) -> None:
+        if not claim_job(kb, work.job_id):
+            return  # another API process took it (each one looks for left-over jobs at start)
         present = [p for p in work.paths if p.exists()]
         if not present:
             raise FileNotFoundError("the uploaded files are gone")
@@ -153,5 +156,6 @@ class JobRunner:
         with self.reader.sessions.begin() as session:
             job = session.get(IngestJob, job_id)
             if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                job.finished_at = utcnow()
                 job.status = JobStatus.FAILED
                 job.errors = [*job.errors, {"path": "", "reason": reason}]

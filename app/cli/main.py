@@ -236,8 +236,10 @@ def _redact(url: str) -> str:
 
 
 from app.cli import ask as _ask  # noqa: E402  (registers ask and chat)
+from app.cli import server as _server  # noqa: E402  (registers serve, ui and keys)
 
 _ask.register(app, _settings, console)
+_server.register(app, _settings, console)
 
 
 def main() -> None:

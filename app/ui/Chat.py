@@ -1,0 +1,25 @@
+"""The web UI's entry point (``citewise ui``): three pages over the REST API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+if __package__ in (None, ""):  # streamlit runs this file as a script: make `app` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from app.ui import state  # noqa: E402
+
+st.set_page_config(page_title="Citewise", page_icon="📚", layout="wide")
+state.init()
+pages = Path(__file__).resolve().parent / "views"
+navigation = st.navigation(
+    [
+        st.Page(pages / "chat.py", title="Ask", icon="💬", default=True),
+        st.Page(pages / "documents.py", title="Documents", icon="📄"),
+        st.Page(pages / "settings.py", title="Settings", icon="⚙️"),
+    ]
+)
+navigation.run()

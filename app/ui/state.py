@@ -1,0 +1,62 @@
+"""The UI's per-browser-session state: where the API is, the chosen options, the conversation."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from app.ui.client import CitewiseClient
+
+DEFAULTS: dict[str, Any] = {
+    "k": 3,
+    "mode": "hybrid",
+    "model": "citewise",  # the server's default
+    "collections": [],
+    "history": [],  # [{"question": str, "answer": dict}]
+    "api_key": "",
+}
+
+
+def init() -> None:
+    """Defaults on first use. Re-assigning each value keeps it when the page holding its widget is
+    not shown (Streamlit forgets the state of widgets that were not rendered in a run)."""
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, list(value) if isinstance(value, list) else value)
+    st.session_state.setdefault("api_url", os.environ.get("CITEWISE_API_URL", "http://127.0.0.1:8000"))
+    for key in (*DEFAULTS, "api_url"):
+        st.session_state[key] = st.session_state[key]
+
+
+def client() -> CitewiseClient:
+    """One HTTP client per session and API address (kept across reruns)."""
+    wanted = (st.session_state.api_url, st.session_state.api_key)
+    current = st.session_state.get("_client")
+    if current is None or st.session_state.get("_client_for") != wanted:
+        if current is not None:
+            current.close()
+        current = CitewiseClient(*wanted)
+        st.session_state["_client"], st.session_state["_client_for"] = current, wanted
+    return current
+
+
+def ask_options() -> dict[str, Any]:
+    """The /v1/ask options the settings page chose."""
+    model = st.session_state.model
+    return {
+        "k": st.session_state.k,
+        "mode": st.session_state.mode,
+        "model": None if model == "citewise" else model,
+        "collections": list(st.session_state.collections),
+    }
+
+
+def history_turns() -> list[dict[str, str]]:
+    turns: list[dict[str, str]] = []
+    for turn in st.session_state.history[-6:]:
+        turns += [
+            {"role": "user", "content": turn["question"]},
+            {"role": "assistant", "content": turn["answer"]["answer"]},
+        ]
+    return turns

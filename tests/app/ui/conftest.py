@@ -1,0 +1,46 @@
+"""A live API with a small guide ingested, for driving the UI pages with Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.ui.client import CitewiseClient
+from tests.app.api.conftest import BACKUP, INSTALL, make_settings
+from tests.live_api import live_api
+
+UI = Path(__file__).resolve().parents[3] / "app" / "ui"
+
+
+def wait_for(client: CitewiseClient, job_id: int) -> dict:
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = client.job(job_id)
+        if job["status"] not in ("queued", "running"):
+            time.sleep(0.3)  # let the reader pick up the saved index
+            return job
+        time.sleep(0.05)
+    raise AssertionError("the ingest job did not finish")
+
+
+@pytest.fixture
+def api_url(tmp_path: Path) -> Iterator[str]:
+    with live_api(make_settings(tmp_path, api_extra_models=["fake"])) as url:
+        client = CitewiseClient(url)
+        accepted = client.upload("guide", [("install.md", INSTALL.encode()), ("backup.md", BACKUP.encode())])
+        assert wait_for(client, accepted["job_id"])["status"] == "completed"
+        client.close()
+        yield url
+
+
+def page(name: str, api_url: str, **state: object) -> AppTest:
+    app = AppTest.from_file(str(UI / "views" / f"{name}.py"), default_timeout=30)
+    app.session_state["api_url"] = api_url
+    for key, value in state.items():
+        app.session_state[key] = value
+    return app

@@ -1,0 +1,81 @@
+"""The web UI's pages run by Streamlit's AppTest against a real API server."""
+
+from __future__ import annotations
+
+from tests.app.ui.conftest import page
+
+
+def _html(app) -> str:
+    """What the page wrote, without the style sheet."""
+    return "\n".join(str(m.value) for m in app.markdown if not str(m.value).startswith("<style>"))
+
+
+def test_chat_streams_an_answer_with_clickable_citations(api_url) -> None:
+    app = page("chat", api_url).run()
+    app.chat_input[0].set_value("how do I install into a virtualenv").run()
+    assert not app.exception and not app.error
+    [turn] = app.session_state["history"]
+    assert turn["answer"]["citations"] and not turn["answer"]["abstained"]
+    html = _html(app)
+    assert 'class="cw-cite" href="#cw-t0-s1">[1]</a>' in html  # the marker links to its source card
+    assert 'id="cw-t0-s1"' in html and "<mark>" in html and "install.md" in html
+
+
+def test_follow_up_questions_send_the_conversation(api_url) -> None:
+    app = page("chat", api_url).run()
+    app.chat_input[0].set_value("how do I install into a virtualenv").run()
+    app.chat_input[0].set_value("which python version does it need").run()
+    history = app.session_state["history"]
+    assert len(history) == 2 and history[1]["answer"]["standalone_question"]
+    assert 'href="#cw-t1-s1"' in _html(app)  # the second turn's markers point at its own sources
+
+
+def test_the_documents_dont_say_looks_distinct(api_url) -> None:
+    app = page("chat", api_url, model="fake").run()  # echoes the prompt: never supported
+    app.chat_input[0].set_value("what is the capital of peru").run()
+    html = _html(app)
+    assert "cw-none" in html and "The documents don" in html and 'class="cw-cite' not in html
+    assert "install.md" in html or "backup.md" in html  # the closest passages are shown
+
+
+def test_an_api_error_is_shown_not_raised(api_url) -> None:
+    app = page("chat", api_url, model="no-such-model").run()
+    app.chat_input[0].set_value("anything").run()
+    assert not app.exception
+    assert app.error and "not offered" in app.error[0].value
+    assert app.session_state["history"] == []
+
+
+def test_documents_page_lists_and_deletes(api_url) -> None:
+    app = page("documents", api_url).run()
+    assert not app.exception
+    assert app.selectbox(key="documents_collection").value == "guide"
+    table = app.dataframe[0].value
+    assert sorted(table["file"]) == ["backup.md", "install.md"]
+    choice = app.selectbox(key="delete_choice")
+    backup = next(option for option in choice.options if "backup.md" in option)
+    choice.set_value(backup).run()
+    app.button(key="delete_document").click().run()
+    assert not app.exception and list(app.dataframe[0].value["file"]) == ["install.md"]
+
+
+def test_documents_page_creates_a_collection(api_url) -> None:
+    app = page("documents", api_url).run()
+    app.text_input(key="new_collection_name").set_value("handbook").run()
+    app.button(key="create_collection").click().run()
+    assert not app.exception and app.selectbox(key="documents_collection").value == "handbook"
+    assert "No documents yet" in app.info[0].value
+
+
+def test_settings_page_offers_models_and_collections(api_url) -> None:
+    app = page("settings", api_url).run()
+    assert not app.exception and app.success and "Connected" in app.success[0].value
+    assert "extractive" in app.selectbox(key="model").options
+    assert app.multiselect(key="collections").options == ["guide"]
+    app.slider(key="k").set_value(5).run()
+    assert app.session_state["k"] == 5
+
+
+def test_settings_page_says_when_the_api_is_down() -> None:
+    app = page("settings", "http://127.0.0.1:9").run()
+    assert not app.exception and "No Citewise API answers" in app.error[0].value
