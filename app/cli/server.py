@@ -55,6 +55,7 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
             sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT),
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal",
         ]  # fmt: skip
         raise typer.Exit(subprocess.call(command, env=env))
 

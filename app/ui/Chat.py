@@ -12,14 +12,14 @@ if __package__ in (None, ""):  # streamlit runs this file as a script: make `app
 
 from app.ui import state  # noqa: E402
 
-st.set_page_config(page_title="Citewise", page_icon="📚", layout="wide")
+st.set_page_config(page_title="Citewise", page_icon=":material/menu_book:", layout="wide")
 state.init()
 pages = Path(__file__).resolve().parent / "views"
 navigation = st.navigation(
     [
-        st.Page(pages / "chat.py", title="Ask", icon="💬", default=True),
-        st.Page(pages / "documents.py", title="Documents", icon="📄"),
-        st.Page(pages / "settings.py", title="Settings", icon="⚙️"),
+        st.Page(pages / "chat.py", title="Ask", icon=":material/forum:", default=True),
+        st.Page(pages / "documents.py", title="Documents", icon=":material/description:"),
+        st.Page(pages / "settings.py", title="Settings", icon=":material/settings:"),
     ]
 )
 navigation.run()

@@ -51,7 +51,7 @@ def answer_html(answer: dict[str, Any], turn: int) -> str:
         css = "cw-cite" if supported[number] else "cw-cite cw-unsupported"
         return f'<a class="{css}" href="#{source_anchor(turn, number)}">[{number}]</a>'
 
-    return f"<div>{MARKER.sub(link, html.escape(answer.get('answer', '')))}</div>"
+    return f"<div>{MARKER.sub(link, as_text(answer.get('answer', '')))}</div>"
 
 
 def place(item: dict[str, Any]) -> str:
@@ -60,13 +60,20 @@ def place(item: dict[str, Any]) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def as_text(text: str) -> str:
+    """Escaped, with line breaks as <br/>: without raw newlines the whole card stays one HTML block,
+    so Markdown never reads a passage's ``#`` or ``*`` as formatting."""
+    lines = re.sub(r"\n\s*\n+", "\n", text.strip("\n"))
+    return html.escape(lines).replace("\n", "<br/>")
+
+
 def passage_html(text: str, start: int, end: int, context: int = 400) -> str:
     """The passage around ``text[start:end]`` with that span highlighted."""
     start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
     left, right = max(0, start - context), min(len(text), end + context)
-    before = ("… " if left else "") + html.escape(text[left:start])
-    after = html.escape(text[end:right]) + (" …" if right < len(text) else "")
-    return f'<div class="cw-passage">{before}<mark>{html.escape(text[start:end])}</mark>{after}</div>'
+    before = ("… " if left else "") + as_text(text[left:start])
+    after = as_text(text[end:right]) + (" …" if right < len(text) else "")
+    return f'<div class="cw-passage">{before}<mark>{as_text(text[start:end])}</mark>{after}</div>'
 
 
 def citation_card(citation: dict[str, Any], source: dict[str, Any] | None, turn: int) -> str:
@@ -82,7 +89,7 @@ def citation_card(citation: dict[str, Any], source: dict[str, Any] | None, turn:
         offset = source["char_start"]
         body = passage_html(source["text"], citation["char_start"] - offset, citation["char_end"] - offset)
     else:
-        body = f'<div class="cw-passage"><mark>{html.escape(citation["quote"])}</mark></div>'
+        body = f'<div class="cw-passage"><mark>{as_text(citation["quote"])}</mark></div>'
     return f'<div class="cw-source" id="{source_anchor(turn, number)}">{head}{body}</div>'
 
 
@@ -90,7 +97,7 @@ def source_card(source: dict[str, Any]) -> str:
     """A closest passage shown after an abstention (nothing highlighted: nothing was supported)."""
     where = place(source)
     text = source.get("text", "")
-    snippet = html.escape(text[:600]) + (" …" if len(text) > 600 else "")
+    snippet = as_text(text[:600]) + (" …" if len(text) > 600 else "")
     return (
         f'<div class="cw-source"><div class="cw-source-head"><strong>{html.escape(source["title"] or "untitled")}'
         f'</strong><br/><span class="cw-source-where">{html.escape(PurePath(source["source_uri"]).name)}'
