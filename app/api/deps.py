@@ -34,7 +34,8 @@ def get_principal(
     if not secret:
         raise ApiError(
             401,
-            "an API key is required: send 'Authorization: Bearer <key>' (create one with `citewise keys create`)",
+            "an API key is required: send 'Authorization: Bearer <key>' "
+            "(create one with `citewise keys create`)",
             {"WWW-Authenticate": "Bearer"},
         )
     principal = authenticate(runtime.kb, secret)

@@ -35,7 +35,9 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.rejected = Counter(
-            "citewise_rejected", "Requests refused with 429 because a queue was full.", ["pool"],
+            "citewise_rejected",
+            "Requests refused with 429 because a queue was full.",
+            ["pool"],
             registry=self.registry,
         )
 

@@ -17,7 +17,9 @@ class BodyTooLarge(Exception):
 
 
 class LimitsAndMetrics:
-    def __init__(self, app: ASGIApp, metrics: Callable[[], ApiMetrics], body_limit: Callable[[str], int]) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Callable[[], ApiMetrics], body_limit: Callable[[str], int]
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.body_limit = body_limit  # path -> most bytes its body may have
@@ -81,7 +83,10 @@ async def _too_large(send: Send, limit: int) -> None:
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -17,6 +17,7 @@ def offered_models(settings: Settings) -> list[str]:
 def check_model(settings: Settings, model: str | None) -> None:
     if model is not None and model not in offered_models(settings):
         raise ApiError(
-            400, f"model {model!r} is not offered by this server; choose one of: "
-            + ", ".join(offered_models(settings))
+            400,
+            f"model {model!r} is not offered by this server; choose one of: "
+            + ", ".join(offered_models(settings)),
         )

@@ -18,7 +18,9 @@ def _chunk_counts(session: Session, document_ids: list[int]) -> dict[int, int]:
     if not document_ids:
         return {}
     rows = session.execute(
-        select(Chunk.document_id, func.count()).where(Chunk.document_id.in_(document_ids)).group_by(Chunk.document_id)
+        select(Chunk.document_id, func.count())
+        .where(Chunk.document_id.in_(document_ids))
+        .group_by(Chunk.document_id)
     ).all()
     return dict(rows)  # type: ignore[arg-type]
 
@@ -140,10 +142,19 @@ def job_body(session: Session, scope: tuple[str, ...], job_id: int) -> dict[str,
 
 
 def collections_body(session: Session, scope: tuple[str, ...]) -> list[dict[str, Any]]:
-    docs = dict(session.execute(select(Document.collection_id, func.count()).group_by(Document.collection_id)).all())
-    chunks = dict(session.execute(select(Chunk.collection_id, func.count()).group_by(Chunk.collection_id)).all())
+    docs = dict(
+        session.execute(select(Document.collection_id, func.count()).group_by(Document.collection_id)).all()
+    )
+    chunks = dict(
+        session.execute(select(Chunk.collection_id, func.count()).group_by(Chunk.collection_id)).all()
+    )
     rows = session.execute(_visible(select(Collection), scope).order_by(Collection.name)).scalars()
     return [
-        {"name": c.name, "description": c.description, "documents": docs.get(c.id, 0), "chunks": chunks.get(c.id, 0)}
+        {
+            "name": c.name,
+            "description": c.description,
+            "documents": docs.get(c.id, 0),
+            "chunks": chunks.get(c.id, 0),
+        }
         for c in rows
     ]

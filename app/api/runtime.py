@@ -42,9 +42,13 @@ class Runtime:
             lambda: self.generation_pool.waiting,
         )
         self.metrics.gauge(
-            "citewise_generation_in_flight", "Answers running or waiting.", lambda: self.generation_pool.in_flight
+            "citewise_generation_in_flight",
+            "Answers running or waiting.",
+            lambda: self.generation_pool.in_flight,
         )
-        self.metrics.gauge("citewise_jobs_pending", "Writes waiting for the job thread.", lambda: self.jobs.pending)
+        self.metrics.gauge(
+            "citewise_jobs_pending", "Writes waiting for the job thread.", lambda: self.jobs.pending
+        )
         self.metrics.gauge("citewise_index_vectors", "Vectors in the served index.", self._index_size)
         self._generators: dict[str, Generator] = {}
         self._generator_lock = threading.Lock()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["dense", "sparse", "hybrid"]
 CollectionName = Field(min_length=1, max_length=200, pattern=r"^[\w][\w .@+-]*$")
-MetadataValue = str | int | float | bool
+MetadataValue = str | float | bool | Annotated[int, Field(ge=-(2**62), le=2**62)]
+# Database ids are 64-bit at most (SQLite INTEGER): anything larger names nothing.
+Id = Annotated[int, Field(ge=1, le=2**62)]
 
 
 class Strict(BaseModel):
@@ -17,7 +19,7 @@ class Strict(BaseModel):
 
 
 class SearchFilterBody(Strict):
-    document_ids: list[int] = Field(default_factory=list, max_length=1000)
+    document_ids: list[Id] = Field(default_factory=list, max_length=1000)
     source_prefix: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=50)
 

@@ -59,14 +59,17 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         ]  # fmt: skip
         raise typer.Exit(subprocess.call(command, env=env))
 
-    keys = typer.Typer(help="API keys for the REST API (when CITEWISE_AUTH_ENABLED=true).", no_args_is_help=True)
+    keys = typer.Typer(
+        help="API keys for the REST API (when CITEWISE_AUTH_ENABLED=true).", no_args_is_help=True
+    )
     app.add_typer(keys, name="keys")
 
     @keys.command("create")
     def create(
         name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
         collection: Annotated[
-            list[str], typer.Option("--collection", "-c", help="Limit the key to this collection (repeatable).")
+            list[str],
+            typer.Option("--collection", "-c", help="Limit the key to this collection (repeatable)."),
         ] = [],  # noqa: B006
     ) -> None:
         """Create a key; its secret is printed once and cannot be shown again."""
@@ -96,7 +99,9 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         console.print(table if found else "No API keys yet: `citewise keys create NAME`.")
 
     @keys.command("revoke")
-    def revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `citewise keys list`).")]) -> None:
+    def revoke(
+        key_id: Annotated[int, typer.Argument(help="The key's id (see `citewise keys list`).")],
+    ) -> None:
         """Revoke a key; requests with it are refused from now on."""
         from app.api_keys import revoke_key
 

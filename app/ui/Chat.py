@@ -10,7 +10,7 @@ import streamlit as st
 if __package__ in (None, ""):  # streamlit runs this file as a script: make `app` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app.ui import state  # noqa: E402
+from app.ui import state
 
 st.set_page_config(page_title="Citewise", page_icon=":material/menu_book:", layout="wide")
 state.init()

@@ -121,5 +121,7 @@ def _raise_for_problem(response: httpx.Response) -> None:
     except ValueError:
         detail = response.text or response.reason_phrase
     if response.status_code == 429:
-        detail = f"the server is busy ({detail}); try again in {response.headers.get('Retry-After', 'a few')} s"
+        detail = (
+            f"the server is busy ({detail}); try again in {response.headers.get('Retry-After', 'a few')} s"
+        )
     raise ApiProblem(str(detail), response.status_code)

@@ -79,8 +79,9 @@ def passage_html(text: str, start: int, end: int, context: int = 400) -> str:
 def citation_card(citation: dict[str, Any], source: dict[str, Any] | None, turn: int) -> str:
     number = citation["number"]
     mark = "✓ supported" if citation["supported"] else "✗ not supported by this passage"
+    title = html.escape(citation["title"] or "untitled")
     head = (
-        f'<div class="cw-source-head"><strong>[{number}] {html.escape(citation["title"] or "untitled")}</strong>'
+        f'<div class="cw-source-head"><strong>[{number}] {title}</strong>'
         f" — {mark}<br/>"
         f'<span class="cw-source-where">{html.escape(PurePath(citation["source_uri"]).name)}'
         f"{' · ' + html.escape(place(citation)) if place(citation) else ''}</span></div>"
@@ -98,8 +99,9 @@ def source_card(source: dict[str, Any]) -> str:
     where = place(source)
     text = source.get("text", "")
     snippet = as_text(text[:600]) + (" …" if len(text) > 600 else "")
+    title = html.escape(source["title"] or "untitled")
     return (
-        f'<div class="cw-source"><div class="cw-source-head"><strong>{html.escape(source["title"] or "untitled")}'
+        f'<div class="cw-source"><div class="cw-source-head"><strong>{title}'
         f'</strong><br/><span class="cw-source-where">{html.escape(PurePath(source["source_uri"]).name)}'
         f"{' · ' + html.escape(where) if where else ''}</span></div>"
         f'<div class="cw-passage">{snippet}</div></div>'

@@ -95,7 +95,13 @@ async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep) -> An
 
     def produce() -> Iterator[AnswerEvent]:
         return answer_events(
-            runtime, body.question, history, model=body.model, collections=collections, k=body.k, mode=body.mode
+            runtime,
+            body.question,
+            history,
+            model=body.model,
+            collections=collections,
+            k=body.k,
+            mode=body.mode,
         )
 
     timeout = runtime.settings.request_timeout_s

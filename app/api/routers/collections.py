@@ -28,7 +28,9 @@ async def collections(runtime: RuntimeDep, principal: PrincipalDep) -> list[Coll
 
 
 @router.post("", response_model=CollectionOut, status_code=201)
-async def create_collection(body: CollectionBody, runtime: RuntimeDep, principal: PrincipalDep) -> CollectionOut:
+async def create_collection(
+    body: CollectionBody, runtime: RuntimeDep, principal: PrincipalDep
+) -> CollectionOut:
     if not principal.may_see(body.name):
         raise ApiError(403, f"this API key may not use collection {body.name!r}")
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from app.api.deps import PrincipalDep, RuntimeDep
 from app.api.errors import ApiError
 from app.api.queries import document_place, get_document, list_documents
-from app.api.schemas import Deleted, DocumentDetail, DocumentPage, UploadAccepted
+from app.api.schemas import Deleted, DocumentDetail, DocumentPage, Id, UploadAccepted
 from app.api.uploads import TooLarge, safe_filename, save_upload, unique_name
 from ingest.jobs import queue_job
 from retriever.knowledge_base import KnowledgeBase
@@ -72,8 +72,13 @@ async def documents(
     def read() -> tuple[list, int]:
         with runtime.kb.session() as session:
             return list_documents(
-                session, principal.collections, collection=collection, text=q, status=status,
-                offset=offset, limit=limit,
+                session,
+                principal.collections,
+                collection=collection,
+                text=q,
+                status=status,
+                offset=offset,
+                limit=limit,
             )
 
     items, total = await asyncio.to_thread(read)
@@ -81,7 +86,7 @@ async def documents(
 
 
 @router.get("/{document_id}", response_model=DocumentDetail)
-async def document(document_id: int, runtime: RuntimeDep, principal: PrincipalDep) -> DocumentDetail:
+async def document(document_id: Id, runtime: RuntimeDep, principal: PrincipalDep) -> DocumentDetail:
     def read() -> dict | None:
         with runtime.kb.session() as session:
             return get_document(session, principal.collections, document_id)
@@ -93,7 +98,7 @@ async def document(document_id: int, runtime: RuntimeDep, principal: PrincipalDe
 
 
 @router.delete("/{document_id}", response_model=Deleted)
-async def delete_document(document_id: int, runtime: RuntimeDep, principal: PrincipalDep) -> Deleted:
+async def delete_document(document_id: Id, runtime: RuntimeDep, principal: PrincipalDep) -> Deleted:
     """Removes the document, its chunks and vectors; a file it was uploaded as is deleted too."""
 
     def place() -> tuple[str, str] | None:

@@ -9,13 +9,13 @@ from fastapi import APIRouter
 from app.api.deps import PrincipalDep, RuntimeDep
 from app.api.errors import ApiError
 from app.api.queries import job_body
-from app.api.schemas import JobOut
+from app.api.schemas import Id, JobOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["documents"])
 
 
 @router.get("/{job_id}", response_model=JobOut)
-async def job(job_id: int, runtime: RuntimeDep, principal: PrincipalDep) -> JobOut:
+async def job(job_id: Id, runtime: RuntimeDep, principal: PrincipalDep) -> JobOut:
     def read() -> dict | None:
         with runtime.kb.session() as session:
             return job_body(session, principal.collections, job_id)

@@ -73,7 +73,11 @@ def _completion(completion_id: str, model: str, answer: dict[str, Any]) -> dict[
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer["answer"]}, "finish_reason": "stop"}
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer["answer"]},
+                "finish_reason": "stop",
+            }
         ],
         "citations": answer["citations"],
         "citewise": answer,
@@ -108,7 +112,9 @@ async def chat_completions(body: ChatCompletionBody, runtime: RuntimeDep, princi
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
     def produce() -> Iterator[AnswerEvent]:
-        return answer_events(runtime, question, history, model=model, collections=collections, k=body.k, mode=None)
+        return answer_events(
+            runtime, question, history, model=model, collections=collections, k=body.k, mode=None
+        )
 
     timeout = runtime.settings.request_timeout_s
     if not body.stream:

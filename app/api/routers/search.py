@@ -38,4 +38,6 @@ async def search_passages(body: SearchBody, runtime: RuntimeDep, principal: Prin
     hits = await runtime.search_pool.run(run)
     took = (time.perf_counter() - started) * 1000
     runtime.metrics.stage.labels("search").observe(took / 1000)
-    return SearchResult.model_validate({"query": body.query, "mode": mode.value, "hits": hits, "took_ms": took})
+    return SearchResult.model_validate(
+        {"query": body.query, "mode": mode.value, "hits": hits, "took_ms": took}
+    )

@@ -79,11 +79,16 @@ def wait_for_job(client: TestClient, job_id: int, timeout_s: float = 30.0, **hea
 def upload(
     client: TestClient, files: dict[str, str | bytes], collection: str = "guide", **headers: str
 ) -> httpx.Response:
-    parts = [("files", (name, content if isinstance(content, bytes) else content.encode())) for name, content in files.items()]
+    parts = [
+        ("files", (name, content if isinstance(content, bytes) else content.encode()))
+        for name, content in files.items()
+    ]
     return client.post("/v1/documents", files=parts, data={"collection": collection}, headers=headers)
 
 
-def ingest(client: TestClient, files: dict[str, str | bytes], collection: str = "guide", **headers: str) -> dict:
+def ingest(
+    client: TestClient, files: dict[str, str | bytes], collection: str = "guide", **headers: str
+) -> dict:
     response = upload(client, files, collection, **headers)
     assert response.status_code == 202, response.text
     job = wait_for_job(client, response.json()["job_id"], **headers)

@@ -36,7 +36,9 @@ def test_the_api_answer_has_the_cli_json_fields(guide) -> None:
 
 
 def test_streaming_sends_tokens_then_citations_then_done(guide) -> None:
-    with guide.stream("POST", "/v1/ask", json={"question": "how do I install into a virtualenv", "stream": True}) as r:
+    with guide.stream(
+        "POST", "/v1/ask", json={"question": "how do I install into a virtualenv", "stream": True}
+    ) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         text = "".join(r.iter_text())
     events = events_of(text)
@@ -78,4 +80,9 @@ def test_a_model_outside_the_offered_list_is_refused(guide) -> None:
 def test_empty_and_invalid_questions(guide) -> None:
     assert guide.post("/v1/ask", json={"question": "  "}).status_code == 422
     assert guide.post("/v1/ask", json={"question": "x", "k": 0}).status_code == 422
-    assert guide.post("/v1/ask", json={"question": "x", "history": [{"role": "system", "content": "x"}]}).status_code == 422
+    assert (
+        guide.post(
+            "/v1/ask", json={"question": "x", "history": [{"role": "system", "content": "x"}]}
+        ).status_code
+        == 422
+    )

@@ -31,7 +31,9 @@ def test_requests_need_a_valid_key(make_client) -> None:
     kb, admin, _ = _keys(client)
     missing = client.post("/v1/search", json={"query": "x"})
     assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer"
-    assert client.post("/v1/search", json={"query": "x"}, headers={"X-API-Key": "cw_wrong"}).status_code == 401
+    assert (
+        client.post("/v1/search", json={"query": "x"}, headers={"X-API-Key": "cw_wrong"}).status_code == 401
+    )
     assert client.post("/v1/search", json={"query": "x"}, headers=admin).status_code == 200
     assert client.get("/healthz").status_code == 200  # operations routes stay open for probes
     [info] = [k for k in list_keys(kb) if k.name == "admin"]
@@ -44,18 +46,29 @@ def test_a_scoped_key_never_sees_another_collection(make_client, database_url) -
     _, admin, scoped = _keys(client)
     ingest(client, {"install.md": INSTALL}, "guide", **admin)
     ingest(client, {"backup.md": BACKUP}, "secret", **admin)
-    secret_doc = client.get("/v1/documents", params={"collection": "secret"}, headers=admin).json()["items"][0]
+    secret_doc = client.get("/v1/documents", params={"collection": "secret"}, headers=admin).json()["items"][
+        0
+    ]
 
     # search and ask: nothing from "secret", even for a query that matches it best
     hits = client.post("/v1/search", json={"query": "nightly backup archive", "k": 10}, headers=scoped).json()
     assert hits["hits"] and {h["collection"] for h in hits["hits"]} == {"guide"}
     asked = client.post("/v1/search", json={"query": "backup", "collections": ["secret"]}, headers=scoped)
     assert asked.status_code == 403
-    answer = client.post("/v1/ask", json={"question": "when does the nightly backup run"}, headers=scoped).json()
+    answer = client.post(
+        "/v1/ask", json={"question": "when does the nightly backup run"}, headers=scoped
+    ).json()
     assert all(s["collection"] == "guide" for s in answer["sources"])
-    assert client.post("/v1/ask", json={"question": "backup", "collections": ["secret"]}, headers=scoped).status_code == 403
+    assert (
+        client.post(
+            "/v1/ask", json={"question": "backup", "collections": ["secret"]}, headers=scoped
+        ).status_code
+        == 403
+    )
     filtered = client.post(
-        "/v1/search", json={"query": "backup", "filters": {"document_ids": [secret_doc["id"]]}}, headers=scoped
+        "/v1/search",
+        json={"query": "backup", "filters": {"document_ids": [secret_doc["id"]]}},
+        headers=scoped,
     ).json()
     assert filtered["hits"] == []
 
@@ -69,7 +82,11 @@ def test_a_scoped_key_never_sees_another_collection(make_client, database_url) -
     assert upload(client, {"x.md": "x"}, "secret", **scoped).status_code == 403
     openai = client.post(
         "/v1/chat/completions",
-        json={"model": "citewise", "messages": [{"role": "user", "content": "nightly backup"}], "collections": ["secret"]},
+        json={
+            "model": "citewise",
+            "messages": [{"role": "user", "content": "nightly backup"}],
+            "collections": ["secret"],
+        },
         headers=scoped,
     )
     assert openai.status_code == 403

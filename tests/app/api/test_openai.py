@@ -12,7 +12,11 @@ def _messages(question: str) -> list[dict]:
 def test_completion_in_openai_shape_with_citations(guide) -> None:
     response = guide.post(
         "/v1/chat/completions",
-        json={"model": "citewise", "messages": _messages("how do I install into a virtualenv"), "temperature": 0.2},
+        json={
+            "model": "citewise",
+            "messages": _messages("how do I install into a virtualenv"),
+            "temperature": 0.2,
+        },
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -24,7 +28,11 @@ def test_completion_in_openai_shape_with_citations(guide) -> None:
 
 
 def test_streamed_chunks_end_with_citations_and_done(guide) -> None:
-    payload = {"model": "citewise", "messages": _messages("how do I install into a virtualenv"), "stream": True}
+    payload = {
+        "model": "citewise",
+        "messages": _messages("how do I install into a virtualenv"),
+        "stream": True,
+    }
     with guide.stream("POST", "/v1/chat/completions", json=payload) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
@@ -46,9 +54,14 @@ def test_bad_conversations_are_422(guide) -> None:
     assert guide.post("/v1/chat/completions", json={"messages": []}).status_code == 422
     only_system = {"messages": [{"role": "system", "content": "hi"}]}
     assert guide.post("/v1/chat/completions", json=only_system).status_code == 422
-    ends_with_assistant = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    ends_with_assistant = {
+        "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    }
     assert guide.post("/v1/chat/completions", json=ends_with_assistant).status_code == 422
-    assert guide.post("/v1/chat/completions", json={"model": "gpt-4", "messages": _messages("x")}).status_code == 400
+    assert (
+        guide.post("/v1/chat/completions", json={"model": "gpt-4", "messages": _messages("x")}).status_code
+        == 400
+    )
 
 
 def test_content_parts_are_accepted(guide) -> None:

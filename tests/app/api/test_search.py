@@ -62,6 +62,8 @@ def test_malformed_json_is_a_422_not_a_500(client) -> None:
 
 def test_an_oversized_body_is_refused(client) -> None:
     response = client.post(
-        "/v1/search", content=b'{"query": "' + b"x" * (3 * 2**20) + b'"}', headers={"content-type": "application/json"}
+        "/v1/search",
+        content=b'{"query": "' + b"x" * (3 * 2**20) + b'"}',
+        headers={"content-type": "application/json"},
     )
     assert response.status_code == 413 and "limit" in response.json()["detail"]

@@ -12,8 +12,10 @@ def _answer(**changes):
         "number": 1, "document_id": 1, "chunk_id": 7, "source_uri": "/x/notes.md", "title": "Notes",
         "page": 3, "heading": "Keys", "char_start": 116, "char_end": 151, "quote": "q", "supported": True,
     }  # fmt: skip
-    source = {"chunk_id": 7, "char_start": 100, "text": PASSAGE, "title": "Notes", "source_uri": "/x/notes.md",
-              "heading": "Keys", "page": 3}  # fmt: skip
+    source = {
+        "chunk_id": 7, "char_start": 100, "text": PASSAGE, "title": "Notes", "source_uri": "/x/notes.md",
+        "heading": "Keys", "page": 3,
+    }  # fmt: skip
     answer = {"answer": "It is in the safe <script>x</script> [1]. Also [2].", "abstained": False,
               "citations": [citation], "sources": [source]}  # fmt: skip
     return {**answer, **changes}
