@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search bench-answers clean-venv
+.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search bench-answers bench-load clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -12,9 +12,7 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 install: $(STAMP)
 
 run: install
-	$(BIN)/citewise ingest docs --collection docs --sync
-	$(BIN)/citewise search "How do I ingest a folder of documents?" --collection docs -k 3
-	$(BIN)/citewise ask "How do I ingest a folder of documents?" --collection docs
+	bash scripts/run.sh
 
 # pytest exits 5 when it collected no tests: that must fail, not pass silently.
 test: install
@@ -27,7 +25,7 @@ lint: install
 
 # Benchmarks write bench/results/*.json and *.md; they fetch their data (Debian packages, the
 # BIG-bench sdist) into bench/.cache on first use and take several minutes each.
-bench: bench-ingest bench-retrieval bench-index bench-search
+bench: bench-ingest bench-retrieval bench-index bench-search bench-load
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
@@ -40,6 +38,9 @@ bench-index: install
 
 bench-search: install
 	$(BIN)/python bench/search_scale.py
+
+bench-load: install
+	$(BIN)/python bench/load.py
 
 # Includes the 1.5B "quality" model, an optional extra.
 bench-answers: install

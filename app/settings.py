@@ -104,7 +104,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Further generator specs API callers may choose (GGUF paths, transformers:DIR).",
     )
-    max_upload_files: int = Field(default=20, ge=1, le=10_000, description="Files per upload request.")
+    max_upload_files: int = Field(
+        default=20, ge=1, le=1000, description="Files per upload request (the form parser allows 1000)."
+    )
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from app.services import build_answer_pipeline, build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.answer_speed import RecordingGenerator, speed_report  # noqa: E402
-from bench.data import CACHE, disfl_qa_examples, split_example, write_results  # noqa: E402
+from bench.data import CACHE, RESULTS, disfl_qa_examples, split_example, write_results  # noqa: E402
 from generator.base import create_generator  # noqa: E402
 from generator.llamacpp import default_cache_dir  # noqa: E402
 from generator.models import BUILTIN_MODELS  # noqa: E402
@@ -211,8 +211,21 @@ def main() -> None:
         help="score every question's decline probability and pick each model's threshold (use --split dev)",
     )
     parser.add_argument("--speed", type=int, default=40, help="questions for the raw llama.cpp comparison")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other generators' figures in the results file; replace only those run now",
+    )
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="re-measure only the speed section (on an idle machine), keeping the quality figures",
+    )
     args = parser.parse_args()
     questions = sample(args.questions, args.seed, args.split)
+    sampled = len(questions)
+    if args.speed_only:  # enough questions for `--speed` of them to reach the model
+        questions, args.update = questions[: args.speed * 2], True
     paragraphs = list(dict.fromkeys(split_example(e)[1] for e in disfl_qa_examples()))
     work = Path(tempfile.mkdtemp(prefix="citewise-answers-"))
     results: dict[str, dict] = {}
@@ -235,8 +248,10 @@ def main() -> None:
                 if args.calibrate:
                     pipeline.options = replace(pipeline.options, decline_threshold=math.inf)
                 log = CACHE / "answers-log" / f"{args.split}-{spec.replace('/', '_')}.jsonl"
-                results[spec], records = evaluate(pipeline, questions, log)
-                print(spec, results[spec], flush=True)
+                scores, records = evaluate(pipeline, questions, None if args.speed_only else log)
+                if not args.speed_only:
+                    results[spec] = scores
+                    print(spec, scores, flush=True)
                 if args.calibrate and any(r["decline_logprob"] is not None for r in records):
                     threshold, scores = calibrate(records)
                     thresholds[spec] = {"decline_logprob": threshold, **scores}
@@ -249,7 +264,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     fields = {
-        "questions": len(questions),
+        "questions": sampled,
         "split": args.split,
         "seed": args.seed,
         "generators": results,
@@ -257,6 +272,14 @@ def main() -> None:
         "calibration": thresholds,
     }
     stem = "answers" if args.split == "test" and not args.calibrate else f"answers-{args.split}"
+    previous = RESULTS / f"{stem}.json"
+    if args.update and previous.is_file():
+        old = json.loads(previous.read_text())
+        same_sample = (old.get("questions"), old.get("seed"), old.get("split"))
+        if same_sample == (sampled, args.seed, args.split):
+            for key, current in (("generators", results), ("speed", speed), ("calibration", thresholds)):
+                fields[key] = {**old.get(key, {}), **current}
+            results, speed, thresholds = fields["generators"], fields["speed"], fields["calibration"]
     write_results(stem, "answers-disfl-qa", fields, markdown(results, speed, thresholds, args))
 
 

@@ -38,10 +38,11 @@ CHUNKS_PER_DOCUMENT = 100
 DOCUMENTS_PER_WRITE = 20
 
 
-def fill(kb, count: int, pool: list[str], seed: int) -> float:
-    """Write ``count`` chunks with recombined sentences and synthetic vectors; returns seconds."""
+def fill(kb, count: int, pool: list[str], seed: int, base: np.ndarray | None = None) -> float:
+    """Write ``count`` chunks with recombined sentences and synthetic vectors blended from ``base``
+    (default: the 50k cached real sentence vectors); returns seconds."""
     rng = random.Random(seed)
-    vectors = blended_vectors(real_embeddings()[0], count, seed=seed)
+    vectors = blended_vectors(real_embeddings()[0] if base is None else base, count, seed=seed)
     collection_id = kb.collection("scale", create=True).id
     started = time.perf_counter()
     batch: list[PreparedDocument] = []

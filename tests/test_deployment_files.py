@@ -36,3 +36,21 @@ def test_dockerfile_pins_torch_first_and_copies_every_package() -> None:
     assert re.search(r"ARG TORCH_SPEC=torch==\d", dockerfile)
     for package in ("app", "retriever", "generator", "ingest"):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_compose_services_run_commands_the_cli_has() -> None:
+    """The api and ui services call `citewise serve` / `citewise ui` with options that exist."""
+    import typer.main
+
+    from app.cli.main import app
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    click_app = typer.main.get_command(app)
+    for name in ("api", "ui"):
+        command = compose["services"][name]["command"]
+        sub = click_app.commands[command[0]]  # type: ignore[attr-defined]
+        options = {opt for param in sub.params for opt in param.opts}
+        given = {arg for arg in command[1:] if arg.startswith("--")}
+        assert given <= options, f"{name}: {given - options} are not options of `citewise {command[0]}`"
+    assert compose["services"]["ui"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(compose["services"]["api"]["healthcheck"]["test"])

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy import select
 
 from app.api.errors import ApiError
 from app.api.runtime import Runtime
 from app.api_keys import ANONYMOUS, Principal, authenticate
+from retriever.db.models import Collection
+from retriever.knowledge_base import KnowledgeBase
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -53,3 +56,19 @@ def allowed_collections(principal: Principal, requested: list[str] | tuple[str, 
     if outside:
         raise ApiError(403, f"this API key may not use collection {outside[0]!r}")
     return principal.visible(tuple(requested))
+
+
+def existing_scope(
+    kb: KnowledgeBase, principal: Principal, requested: list[str] | tuple[str, ...]
+) -> tuple[str, ...]:
+    """The collections to search, read on a worker thread. A scoped key that named none searches
+    those of its collections that exist; if none exists yet, that is a 404, never a wider search."""
+    chosen = allowed_collections(principal, requested)
+    if principal.unrestricted or requested:
+        return chosen
+    with kb.session() as session:
+        present = set(session.execute(select(Collection.name).where(Collection.name.in_(chosen))).scalars())
+    narrowed = tuple(name for name in chosen if name in present)
+    if not narrowed:
+        raise ApiError(404, "none of this API key's collections exists yet: " + ", ".join(chosen))
+    return narrowed

@@ -27,6 +27,25 @@ class ApiError(Exception):
         self.status, self.detail, self.headers = status, detail, headers
 
 
+class ModelUnavailableError(RuntimeError):
+    """The answer model cannot be loaded (missing package or file, unreadable weights)."""
+
+
+def classify(exc: BaseException) -> tuple[int, str]:
+    """(status, detail) of a failure: the same answer in a response head or inside a stream."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.detail
+    if isinstance(exc, CollectionNotFoundError):
+        return 404, str(exc).strip("'\"")
+    if isinstance(exc, GeneratorNotFoundError):
+        return 400, str(exc)
+    if isinstance(exc, ModelNotInstalledError | ModelUnavailableError):
+        return 503, str(exc)
+    if isinstance(exc, TimeoutError):
+        return 504, str(exc) or "the request took too long"
+    return 500, f"internal error ({type(exc).__name__}); the server log has the details"
+
+
 def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
     return JSONResponse({**body, **extra}, status_code=status, headers=headers, media_type=PROBLEM)
@@ -54,24 +73,24 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(422, detail, errors=cleaned)
 
     @app.exception_handler(Overloaded)
-    async def _overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+    async def _overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+        runtime = getattr(request.app.state, "runtime", None)
+        if runtime is not None:
+            runtime.metrics.rejected.labels(exc.pool).inc()
         return problem(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
 
-    @app.exception_handler(CollectionNotFoundError)
-    async def _no_collection(_: Request, exc: CollectionNotFoundError) -> JSONResponse:
-        return problem(404, str(exc).strip("'\""))
+    known_errors = (
+        CollectionNotFoundError,
+        GeneratorNotFoundError,
+        ModelNotInstalledError,
+        ModelUnavailableError,
+        TimeoutError,
+    )
+    for known in known_errors:
 
-    @app.exception_handler(GeneratorNotFoundError)
-    async def _no_generator(_: Request, exc: GeneratorNotFoundError) -> JSONResponse:
-        return problem(400, str(exc))
-
-    @app.exception_handler(ModelNotInstalledError)
-    async def _model_missing(_: Request, exc: ModelNotInstalledError) -> JSONResponse:
-        return problem(503, str(exc))
-
-    @app.exception_handler(TimeoutError)
-    async def _timeout(_: Request, exc: TimeoutError) -> JSONResponse:
-        return problem(504, str(exc) or "the request took too long")
+        @app.exception_handler(known)
+        async def _known(_: Request, exc: Exception) -> JSONResponse:
+            return problem(*classify(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

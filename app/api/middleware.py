@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,7 +75,7 @@ async def _too_large(send: Send, limit: int) -> None:
     body = json.dumps(
         {
             "type": "about:blank",
-            "title": "Content Too Large",
+            "title": HTTPStatus(413).phrase,
             "status": 413,
             "detail": f"the request body is larger than the {limit / 2**20:g} MB limit",
         }

@@ -19,8 +19,9 @@ _DONE = object()
 
 
 class Overloaded(RuntimeError):
-    def __init__(self, what: str, retry_after_s: int) -> None:
-        super().__init__(f"too many {what} requests at once; retry in {retry_after_s} s")
+    def __init__(self, pool: str, retry_after_s: int) -> None:
+        super().__init__(f"too many {pool} requests at once; retry in {retry_after_s} s")
+        self.pool = pool
         self.retry_after_s = retry_after_s
 
 

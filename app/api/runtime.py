@@ -12,12 +12,14 @@ import contextlib
 import threading
 import time
 
+from app.api.errors import ModelUnavailableError
 from app.api.jobs import JobRunner
 from app.api.metrics import ApiMetrics
 from app.api.pool import BoundedPool
 from app.services import build_answer_pipeline, build_embedder, build_generator, build_knowledge_base
 from app.settings import Settings
-from generator.base import Generator
+from generator.base import Generator, GeneratorNotFoundError
+from generator.models import ModelNotInstalledError
 from retriever.embedders.base import Embedder
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode
@@ -51,6 +53,7 @@ class Runtime:
         )
         self.metrics.gauge("citewise_index_vectors", "Vectors in the served index.", self._index_size)
         self._generators: dict[str, Generator] = {}
+        self._answer_locks: dict[int, threading.Lock] = {}
         self._generator_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._refreshed_at = 0.0
@@ -110,14 +113,29 @@ class Runtime:
 
     def generator(self, spec: str | None = None) -> Generator:
         """The answer model for ``spec`` (default: the configured one), loaded once per process."""
-        key = spec or ""
+        key = "" if spec in (None, self.settings.generator) else spec
         with self._generator_lock:
             found = self._generators.get(key)
             if found is None:
-                found = build_generator(self.settings, spec)
-                found.warm_up()
+                try:
+                    found = build_generator(self.settings, key or None)
+                    found.warm_up()
+                except (ModelNotInstalledError, GeneratorNotFoundError):
+                    raise
+                except Exception as exc:  # a missing or unreadable model file, bad weights
+                    raise ModelUnavailableError(
+                        f"the model {spec or self.settings.generator!r} cannot be loaded: {exc}"
+                    ) from exc
                 self._generators[key] = found
+                self._answer_locks[id(found)] = threading.Lock()
             return found
+
+    def answer_lock(self, generator: Generator) -> contextlib.AbstractContextManager[object]:
+        """One answer at a time per loaded model, unless the backend says it is thread-safe: an
+        answer's steps (rewrite, decline scoring, generation) share the model's live context."""
+        if getattr(generator, "thread_safe", False):
+            return contextlib.nullcontext()
+        return self._answer_locks.setdefault(id(generator), threading.Lock())
 
     def loaded_generators(self) -> list[str]:
         return [g.name for g in self._generators.values()]

@@ -9,9 +9,10 @@ import streamlit as st
 
 from app.ui.client import CitewiseClient
 
+SERVER_DEFAULT = "server default"
 DEFAULTS: dict[str, Any] = {
-    "k": 3,
-    "mode": "hybrid",
+    "k": None,  # None: the server's CITEWISE_ANSWER_K
+    "mode": SERVER_DEFAULT,
     "model": "citewise",  # the server's default
     "collections": [],
     "history": [],  # [{"question": str, "answer": dict}]
@@ -44,9 +45,10 @@ def client() -> CitewiseClient:
 def ask_options() -> dict[str, Any]:
     """The /v1/ask options the settings page chose."""
     model = st.session_state.model
+    mode = st.session_state.mode
     return {
         "k": st.session_state.k,
-        "mode": st.session_state.mode,
+        "mode": None if mode == SERVER_DEFAULT else mode,
         "model": None if model == "citewise" else model,
         "collections": list(st.session_state.collections),
     }

@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,11 +20,12 @@ from fastapi.responses import StreamingResponse
 
 from app.answer_payload import answer_dict
 from app.answering import AnswerEvent
-from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections
-from app.api.errors import ApiError
+from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections, existing_scope
+from app.api.errors import ApiError, classify, log
 from app.api.models_offered import check_model
 from app.api.runtime import Runtime
 from app.api.schemas import AnswerOut, AskBody
+from app.api_keys import Principal
 from generator.base import Message
 from retriever.search import SearchFilters, SearchMode
 
@@ -36,20 +38,23 @@ def answer_events(
     history: list[Message],
     *,
     model: str | None,
-    collections: tuple[str, ...],
+    principal: Principal,
+    collections: list[str],
     k: int | None,
     mode: str | None,
 ) -> Iterator[AnswerEvent]:
     """The answer pipeline's events; runs on a pool thread (it loads the model on first use)."""
     runtime.refresh()
+    scope = existing_scope(runtime.kb, principal, collections)
     generator = runtime.generator(model)
     pipeline = runtime.answer_pipeline(
         generator,
         k=k,
         mode=SearchMode(mode) if mode else None,
-        filters=SearchFilters(collections=collections),
+        filters=SearchFilters(collections=scope),
     )
-    yield from pipeline.stream(question, history)
+    with runtime.answer_lock(generator):
+        yield from pipeline.stream(question, history)
 
 
 async def with_deadline(events: AsyncIterator[Any], seconds: float) -> AsyncIterator[Any]:
@@ -76,9 +81,11 @@ def sse(event: str, data: Any) -> str:
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
-    status = 504 if isinstance(exc, TimeoutError) else getattr(exc, "status", 500)
-    detail = str(exc) if status != 500 else f"internal error ({type(exc).__name__})"
-    return {"status": status, "detail": detail}
+    """A problem body for a failure after the stream started (the status line is already sent)."""
+    status, detail = classify(exc)
+    if status == 500:
+        log.error("answer stream failed", exc_info=exc)
+    return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
 
 
 @router.post(
@@ -89,7 +96,7 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
 async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep) -> Any:
     if not body.question.strip():
         raise ApiError(422, "question: the question is empty")
-    collections = allowed_collections(principal, body.collections)
+    allowed_collections(principal, body.collections)  # a named collection outside the scope: 403 now
     check_model(runtime.settings, body.model)
     history = [Message(turn.role, turn.content) for turn in body.history]
 
@@ -99,7 +106,8 @@ async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep) -> An
             body.question,
             history,
             model=body.model,
-            collections=collections,
+            principal=principal,
+            collections=body.collections,
             k=body.k,
             mode=body.mode,
         )

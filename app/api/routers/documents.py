@@ -14,7 +14,8 @@ from app.api.queries import document_place, get_document, list_documents
 from app.api.schemas import Deleted, DocumentDetail, DocumentPage, Id, UploadAccepted
 from app.api.uploads import TooLarge, safe_filename, save_upload, unique_name
 from ingest.jobs import queue_job
-from retriever.knowledge_base import KnowledgeBase
+from retriever.db.models import Collection
+from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -24,15 +25,17 @@ async def upload_documents(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     files: Annotated[list[UploadFile], File(description="One or more documents.")],
-    collection: Annotated[str, Form(min_length=1, max_length=200, pattern=r"^[\w][\w .@+-]*$")] = "default",
+    collection: Annotated[str | None, Form(min_length=1, max_length=200, pattern=r"^[\w][\w .@+-]*$")] = None,
 ) -> UploadAccepted:
-    """Store the files and queue an ingest job; poll ``GET /v1/jobs/{job_id}`` for its progress."""
+    """Store the files and queue an ingest job; poll ``GET /v1/jobs/{job_id}`` for its progress.
+    Without ``collection`` the files go to the server's default collection."""
     settings = runtime.settings
+    collection = collection or settings.default_collection
     if not principal.may_see(collection):
         raise ApiError(403, f"this API key may not use collection {collection!r}")
     if len(files) > settings.max_upload_files:
         raise ApiError(413, f"{len(files)} files in one upload; the limit is {settings.max_upload_files}")
-    found = await asyncio.to_thread(runtime.kb.collection, collection, create=True)
+    found, created = await asyncio.to_thread(_collection, runtime.kb, collection)
     folder = settings.uploads_dir / str(found.id)
     saved: list[Path] = []
     names: list[str] = []
@@ -47,6 +50,8 @@ async def upload_documents(
         names.append(stored.name)
         saved.append(stored.path)
     if not saved:
+        if created:  # nothing came of it: leave no empty collection behind
+            await asyncio.wrap_future(runtime.jobs.call(lambda kb: kb.delete_collection(collection)))
         reasons = "; ".join(f"{r['name']}: {r['reason']}" for r in rejected) or "no files"
         raise ApiError(413 if rejected else 422, f"nothing to ingest ({reasons})")
     job_id = await asyncio.to_thread(queue_job, runtime.kb, found.id, [str(p) for p in saved])
@@ -54,6 +59,14 @@ async def upload_documents(
     return UploadAccepted.model_validate(
         {"job_id": job_id, "collection": collection, "files": names, "rejected": rejected}
     )
+
+
+def _collection(kb: KnowledgeBase, name: str) -> tuple[Collection, bool]:
+    """The collection, and whether this call created it."""
+    try:
+        return kb.collection(name), False
+    except CollectionNotFoundError:
+        return kb.collection(name, create=True), True
 
 
 @router.get("", response_model=DocumentPage)

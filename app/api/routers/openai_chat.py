@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -29,6 +29,7 @@ from generator.base import Message
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 DEFAULT_NAME = "citewise"
+QUESTION_LIMIT = 4000  # as POST /v1/ask
 
 
 class TextPart(BaseModel):
@@ -39,7 +40,7 @@ class TextPart(BaseModel):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = Field(default=None)
+    content: Annotated[str, Field(max_length=20_000)] | list[TextPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -62,6 +63,8 @@ def _split(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
         raise ApiError(422, "messages: the last user/assistant message must be a non-empty user message")
+    if len(turns[-1].text()) > QUESTION_LIMIT:
+        raise ApiError(422, f"messages: the question is longer than {QUESTION_LIMIT} characters")
     history = [Message(m.role, m.text()) for m in turns[:-1]]  # type: ignore[arg-type]
     return turns[-1].text(), history
 
@@ -106,14 +109,21 @@ async def models(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]
 @router.post("/chat/completions")
 async def chat_completions(body: ChatCompletionBody, runtime: RuntimeDep, principal: PrincipalDep) -> Any:
     question, history = _split(body.messages)
-    collections = allowed_collections(principal, body.collections)
+    allowed_collections(principal, body.collections)  # a named collection outside the scope: 403 now
     model = None if body.model == DEFAULT_NAME else body.model
     check_model(runtime.settings, model)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
     def produce() -> Iterator[AnswerEvent]:
         return answer_events(
-            runtime, question, history, model=model, collections=collections, k=body.k, mode=None
+            runtime,
+            question,
+            history,
+            model=model,
+            principal=principal,
+            collections=body.collections,
+            k=body.k,
+            mode=None,
         )
 
     timeout = runtime.settings.request_timeout_s

@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter
 
 from app.answer_payload import hit_dict
-from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections
+from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections, existing_scope
 from app.api.errors import ApiError
 from app.api.schemas import SearchBody, SearchResult
 from app.services import search_weights
@@ -21,16 +21,17 @@ async def search_passages(body: SearchBody, runtime: RuntimeDep, principal: Prin
     if not body.query.strip():
         raise ApiError(422, "query: the query is empty")
     mode = SearchMode(body.mode or runtime.settings.search_mode)
-    filters = SearchFilters(
-        collections=allowed_collections(principal, body.collections),
-        document_ids=tuple(body.filters.document_ids),
-        source_prefix=body.filters.source_prefix,
-        metadata=dict(body.filters.metadata),
-    )
+    allowed_collections(principal, body.collections)  # a named collection outside the scope: 403 now
     weights = search_weights(runtime.settings)
 
     def run() -> list[dict]:
         runtime.refresh()
+        filters = SearchFilters(
+            collections=existing_scope(runtime.kb, principal, body.collections),
+            document_ids=tuple(body.filters.document_ids),
+            source_prefix=body.filters.source_prefix,
+            metadata=dict(body.filters.metadata),
+        )
         hits = search(runtime.kb, body.query, k=body.k, mode=mode, filters=filters, weights=weights)
         return [hit_dict(hit) for hit in hits]
 

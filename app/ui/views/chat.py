@@ -32,7 +32,8 @@ with st.sidebar:
         st.session_state.history = []
         st.rerun()
     scope = ", ".join(st.session_state.collections) or "all collections"
-    st.caption(f"Answering from {scope}; k={st.session_state.k}, {st.session_state.mode} search.")
+    k = st.session_state.k or "the server's"
+    st.caption(f"Answering from {scope}; k: {k}, search: {st.session_state.mode}.")
 
 for number, entry in enumerate(st.session_state.history):
     show(number, entry)

@@ -19,9 +19,14 @@ else:
     st.error(f"No Citewise API answers at {api.base_url}; start it with `citewise serve`.")
 
 st.subheader("Answers")
-st.slider("Passages per answer (k)", 1, 10, key="k")
-st.radio("Search", ["hybrid", "dense", "sparse"], key="mode", horizontal=True,
-         help="hybrid = meaning and keywords; dense = meaning; sparse = keywords (BM25)")  # fmt: skip
+st.number_input(
+    "Passages per answer (k)", min_value=1, max_value=50, step=1, key="k", placeholder=state.SERVER_DEFAULT,
+    help="Empty: the server's default (CITEWISE_ANSWER_K).",
+)  # fmt: skip
+st.radio(
+    "Search", [state.SERVER_DEFAULT, "hybrid", "dense", "sparse"], key="mode", horizontal=True,
+    help="hybrid = meaning and keywords; dense = meaning; sparse = keywords (BM25)",
+)  # fmt: skip
 try:
     models = api.models()
     names = [c["name"] for c in api.collections()]

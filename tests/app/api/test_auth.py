@@ -100,3 +100,21 @@ def test_a_scoped_keys_job_of_another_collection_is_hidden(make_client) -> None:
     job = ingest(client, {"backup.md": BACKUP}, "secret", **admin)
     assert client.get(f"/v1/jobs/{job['id']}", headers=scoped).status_code == 404
     assert client.get(f"/v1/jobs/{job['id']}", headers=admin).status_code == 200
+
+
+def test_a_scoped_key_searches_only_its_collections_that_exist(make_client) -> None:
+    client = make_client(auth_enabled=True)
+    kb = client.app.state.runtime.kb
+    admin = {"X-API-Key": create_key(kb, "admin")[1]}
+    partly = {"X-API-Key": create_key(kb, "partly", ("guide", "not-yet"))[1]}
+    nowhere = {"X-API-Key": create_key(kb, "nowhere", ("not-yet",))[1]}
+    ingest(client, {"install.md": INSTALL}, "guide", **admin)
+    ingest(client, {"backup.md": BACKUP}, "secret", **admin)
+
+    hits = client.post("/v1/search", json={"query": "nightly backup"}, headers=partly).json()["hits"]
+    assert hits and {h["collection"] for h in hits} == {"guide"}
+    refused = client.post("/v1/search", json={"query": "nightly backup"}, headers=nowhere)
+    assert refused.status_code == 404 and "not-yet" in refused.json()["detail"]  # never a wider search
+    with client.stream("POST", "/v1/ask", json={"question": "backup", "stream": True}, headers=nowhere) as r:
+        text = "".join(r.iter_text())
+    assert "event: error" in text and '"status": 404' in text and "secret" not in text

@@ -133,3 +133,16 @@ def test_missing_things_are_404s(client) -> None:
     assert client.get("/v1/jobs/999").status_code == 404
     assert client.get("/v1/documents/abc").status_code == 422
     assert client.get("/v1/nothing").json()["status"] == 404
+
+
+def test_an_upload_without_a_collection_goes_to_the_default_one(make_client) -> None:
+    client = make_client(default_collection="inbox")
+    response = client.post("/v1/documents", files=[("files", ("a.md", b"# A\n\nalpha"))])
+    assert response.status_code == 202 and response.json()["collection"] == "inbox"
+    wait_for_job(client, response.json()["job_id"])
+
+
+def test_a_refused_upload_leaves_no_new_collection(make_client) -> None:
+    client = make_client(max_file_mb=0.001)
+    assert upload(client, {"big.md": "x" * 5000}, "fresh").status_code == 413
+    assert "fresh" not in {c["name"] for c in client.get("/v1/collections").json()}

@@ -32,9 +32,16 @@ def gated_generator(**options: object) -> GatedGenerator:
     return GatedGenerator(**options)
 
 
+def close_gate() -> None:
+    """A closed gate and no start signals left over from an earlier test."""
+    GATE.clear()
+    while STARTED.acquire(blocking=False):
+        pass
+
+
 @pytest.fixture
 def gated(make_client):
-    GATE.clear()
+    close_gate()
     client = make_client(
         generator="tests.app.api.test_load_limits:gated_generator",
         generation_workers=1,
@@ -77,7 +84,7 @@ def test_a_full_queue_answers_429_and_the_loop_stays_free(gated) -> None:
 
 
 def test_a_slow_answer_times_out_and_frees_its_slot_when_done(make_client) -> None:
-    GATE.clear()
+    close_gate()
     client = make_client(generator="tests.app.api.test_load_limits:gated_generator", request_timeout_s=0.5)
     ingest(client, {"install.md": INSTALL})
     try:
@@ -93,3 +100,27 @@ def test_a_slow_answer_times_out_and_frees_its_slot_when_done(make_client) -> No
     while pool.in_flight and time.monotonic() < deadline:
         time.sleep(0.02)
     assert pool.in_flight == 0
+
+
+def test_refusals_are_counted_and_the_default_model_loads_once(make_client) -> None:
+    client = make_client(generation_workers=1, generation_queue=0)
+    runtime = client.app.state.runtime
+    assert runtime.generator(None) is runtime.generator(runtime.settings.generator)  # one copy in memory
+    close_gate()
+    gated = make_client(generator="tests.app.api.test_load_limits:gated_generator", generation_queue=0)
+    ingest(gated, {"install.md": INSTALL})
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(gated.post, "/v1/ask", json={"question": "install"})
+        assert STARTED.acquire(timeout=10)
+        assert gated.post("/v1/ask", json={"question": "install"}).status_code == 429
+        GATE.set()
+        assert running.result(timeout=20).status_code == 200
+    assert 'citewise_rejected_total{pool="generation"} 1.0' in gated.get("/metrics").text
+
+
+def test_a_model_that_cannot_load_is_a_503(make_client, tmp_path) -> None:
+    missing = str(tmp_path / "nowhere.gguf")
+    client = make_client(api_extra_models=[missing])
+    ingest(client, {"install.md": INSTALL})
+    response = client.post("/v1/ask", json={"question": "install", "model": missing})
+    assert response.status_code == 503 and "cannot be loaded" in response.json()["detail"]

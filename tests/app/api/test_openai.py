@@ -84,3 +84,10 @@ def test_the_openai_python_client_talks_to_it(guide) -> None:
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert "[1]" in text and chunks[-1].model_extra["citations"]
+
+
+def test_an_overlong_question_is_refused(guide) -> None:
+    body = {"messages": [{"role": "user", "content": "x" * 4001}]}
+    assert guide.post("/v1/chat/completions", json=body).status_code == 422
+    body = {"messages": [{"role": "user", "content": "x" * 20_001}]}
+    assert guide.post("/v1/chat/completions", json=body).status_code == 422

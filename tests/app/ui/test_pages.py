@@ -72,8 +72,10 @@ def test_settings_page_offers_models_and_collections(api_url) -> None:
     assert not app.exception and app.success and "Connected" in app.success[0].value
     assert "extractive" in app.selectbox(key="model").options
     assert app.multiselect(key="collections").options == ["guide"]
-    app.slider(key="k").set_value(5).run()
-    assert app.session_state["k"] == 5
+    assert app.number_input(key="k").value is None  # the server's default until chosen
+    app.number_input(key="k").set_value(5).run()
+    app.radio(key="mode").set_value("sparse").run()
+    assert app.session_state["k"] == 5 and app.session_state["mode"] == "sparse"
 
 
 def test_settings_page_says_when_the_api_is_down() -> None:
