@@ -54,6 +54,7 @@ class Runtime:
         self.metrics.gauge("citewise_index_vectors", "Vectors in the served index.", self._index_size)
         self._generators: dict[str, Generator] = {}
         self._answer_locks: dict[int, threading.Lock] = {}
+        self._load_locks: dict[str, threading.Lock] = {}
         self._generator_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._refreshed_at = 0.0
@@ -114,14 +115,20 @@ class Runtime:
     def generator(self, spec: str | None = None) -> Generator:
         """The answer model for ``spec`` (default: the configured one), loaded once per process."""
         key = "" if spec in (None, self.settings.generator) else spec
-        with self._generator_lock:
+        with self._generator_lock:  # held only to find this model's own loading lock
+            loading = self._load_locks.setdefault(key, threading.Lock())
+        with loading:  # a model being loaded holds up only the requests that want it
             found = self._generators.get(key)
             if found is None:
                 try:
                     found = build_generator(self.settings, key or None)
                     found.warm_up()
-                except (ModelNotInstalledError, GeneratorNotFoundError):
+                except ModelNotInstalledError:
                     raise
+                except GeneratorNotFoundError as exc:
+                    if key:
+                        raise  # the caller's choice: a 400
+                    raise ModelUnavailableError(f"the configured model is not usable: {exc}") from exc
                 except Exception as exc:  # a missing or unreadable model file, bad weights
                     raise ModelUnavailableError(
                         f"the model {spec or self.settings.generator!r} cannot be loaded: {exc}"

@@ -72,3 +72,14 @@ def save_upload(source: BinaryIO, folder: Path, name: str, max_bytes: int) -> Sa
     finally:
         temp.unlink(missing_ok=True)
     return Saved(name, target)
+
+
+def move_into(staging: Path, names: list[str], folder: Path) -> list[Path]:
+    """Move staged files into the collection's folder (replacing earlier uploads of the same name)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for name in names:
+        target = folder / name
+        os.replace(staging / name, target)
+        moved.append(target.resolve())
+    return moved

@@ -75,9 +75,11 @@ class CitewiseClient:
     def delete_document(self, document_id: int) -> dict[str, Any]:
         return self._call("DELETE", f"/v1/documents/{document_id}")
 
-    def upload(self, collection: str, files: list[tuple[str, BinaryIO | bytes]]) -> dict[str, Any]:
+    def upload(self, collection: str | None, files: list[tuple[str, BinaryIO | bytes]]) -> dict[str, Any]:
+        """Upload into ``collection`` (None: the server's default collection); returns the job."""
         parts = [("files", (name, content)) for name, content in files]
-        return self._call("POST", "/v1/documents", files=parts, data={"collection": collection})
+        data = {"collection": collection} if collection else {}
+        return self._call("POST", "/v1/documents", files=parts, data=data)
 
     def job(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", f"/v1/jobs/{job_id}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +14,9 @@ from app.api.deps import PrincipalDep, RuntimeDep
 from app.api.errors import ApiError
 from app.api.queries import document_place, get_document, list_documents
 from app.api.schemas import Deleted, DocumentDetail, DocumentPage, Id, UploadAccepted
-from app.api.uploads import TooLarge, safe_filename, save_upload, unique_name
+from app.api.uploads import TooLarge, move_into, safe_filename, save_upload, unique_name
 from ingest.jobs import queue_job
-from retriever.db.models import Collection
-from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase
+from retriever.knowledge_base import KnowledgeBase
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -35,38 +36,31 @@ async def upload_documents(
         raise ApiError(403, f"this API key may not use collection {collection!r}")
     if len(files) > settings.max_upload_files:
         raise ApiError(413, f"{len(files)} files in one upload; the limit is {settings.max_upload_files}")
-    found, created = await asyncio.to_thread(_collection, runtime.kb, collection)
-    folder = settings.uploads_dir / str(found.id)
-    saved: list[Path] = []
-    names: list[str] = []
-    rejected: list[dict[str, str]] = []
-    for upload in files:
-        name = unique_name(folder, safe_filename(upload.filename), set(names))
-        try:
-            stored = await asyncio.to_thread(save_upload, upload.file, folder, name, settings.max_file_bytes)
-        except TooLarge as exc:
-            rejected.append({"name": upload.filename or name, "reason": str(exc)})
-            continue
-        names.append(stored.name)
-        saved.append(stored.path)
-    if not saved:
-        if created:  # nothing came of it: leave no empty collection behind
-            await asyncio.wrap_future(runtime.jobs.call(lambda kb: kb.delete_collection(collection)))
-        reasons = "; ".join(f"{r['name']}: {r['reason']}" for r in rejected) or "no files"
-        raise ApiError(413 if rejected else 422, f"nothing to ingest ({reasons})")
+    # Files wait in a staging folder until at least one is accepted: a refused upload creates nothing.
+    staging = settings.uploads_dir / ".staging" / uuid.uuid4().hex
+    try:
+        names: list[str] = []
+        rejected: list[dict[str, str]] = []
+        for upload in files:
+            name = unique_name(staging, safe_filename(upload.filename), set(names))
+            try:
+                await asyncio.to_thread(save_upload, upload.file, staging, name, settings.max_file_bytes)
+            except TooLarge as exc:
+                rejected.append({"name": upload.filename or name, "reason": str(exc)})
+                continue
+            names.append(name)
+        if not names:
+            reasons = "; ".join(f"{r['name']}: {r['reason']}" for r in rejected) or "no files"
+            raise ApiError(413 if rejected else 422, f"nothing to ingest ({reasons})")
+        found = await asyncio.to_thread(runtime.kb.collection, collection, create=True)
+        saved = await asyncio.to_thread(move_into, staging, names, settings.uploads_dir / str(found.id))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     job_id = await asyncio.to_thread(queue_job, runtime.kb, found.id, [str(p) for p in saved])
     runtime.jobs.submit_ingest(job_id, collection, saved)
     return UploadAccepted.model_validate(
         {"job_id": job_id, "collection": collection, "files": names, "rejected": rejected}
     )
-
-
-def _collection(kb: KnowledgeBase, name: str) -> tuple[Collection, bool]:
-    """The collection, and whether this call created it."""
-    try:
-        return kb.collection(name), False
-    except CollectionNotFoundError:
-        return kb.collection(name, create=True), True
 
 
 @router.get("", response_model=DocumentPage)

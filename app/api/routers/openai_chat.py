@@ -40,7 +40,9 @@ class TextPart(BaseModel):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Annotated[str, Field(max_length=20_000)] | list[TextPart] | None = None
+    content: (
+        Annotated[str, Field(max_length=20_000)] | Annotated[list[TextPart], Field(max_length=50)] | None
+    ) = None
 
     def text(self) -> str:
         if isinstance(self.content, list):

@@ -23,7 +23,7 @@ names = [c["name"] for c in collections]
 left, right = st.columns([2, 1])
 with left:
     chosen = st.selectbox(
-        "Collection", names or ["default"], index=0, key="documents_collection",
+        "Collection", names or [state.SERVER_DEFAULT], index=0, key="documents_collection",
         help="Uploads go into this collection; questions can be limited to it in Settings.",
     )  # fmt: skip
 with right, st.popover("New collection", width="stretch"):
@@ -54,7 +54,8 @@ files = st.file_uploader(
 )
 if st.button("Ingest", type="primary", disabled=not files, key="ingest"):
     try:
-        accepted = api.upload(chosen, [(f.name, f.getvalue()) for f in files])
+        target = chosen if names else None  # None: the server's default collection
+        accepted = api.upload(target, [(f.name, f.getvalue()) for f in files])
     except ApiProblem as exc:
         st.error(str(exc))
     else:

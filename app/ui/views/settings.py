@@ -20,7 +20,8 @@ else:
 
 st.subheader("Answers")
 st.number_input(
-    "Passages per answer (k)", min_value=1, max_value=50, step=1, key="k", placeholder=state.SERVER_DEFAULT,
+    "Passages per answer (k)", min_value=1, max_value=50, value=None, step=1, key="k",
+    placeholder=state.SERVER_DEFAULT,
     help="Empty: the server's default (CITEWISE_ANSWER_K).",
 )  # fmt: skip
 st.radio(

@@ -142,7 +142,9 @@ def test_an_upload_without_a_collection_goes_to_the_default_one(make_client) -> 
     wait_for_job(client, response.json()["job_id"])
 
 
-def test_a_refused_upload_leaves_no_new_collection(make_client) -> None:
+def test_a_refused_upload_leaves_no_new_collection(make_client, tmp_path) -> None:
     client = make_client(max_file_mb=0.001)
     assert upload(client, {"big.md": "x" * 5000}, "fresh").status_code == 413
     assert "fresh" not in {c["name"] for c in client.get("/v1/collections").json()}
+    uploads = tmp_path / "data" / "uploads"
+    assert not [p for p in uploads.rglob("*") if p.is_file()]  # nothing staged is left behind
