@@ -43,7 +43,7 @@ from app.settings import Settings  # noqa: E402
 from bench.data import CACHE, doc_sentences, python_faq, write_results  # noqa: E402
 from bench.index_scale import real_embeddings  # noqa: E402
 from bench.search_scale import fill  # noqa: E402
-from tests.live_api import free_port  # noqa: E402
+from tests.live_api import free_port, wait_for_http  # noqa: E402
 
 FAKE_MODEL = "tests.fake_generators:passage_copier"
 
@@ -73,16 +73,9 @@ class Server:
         ]  # fmt: skip
         full_env = {**os.environ, "CITEWISE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **env}
         self.process = subprocess.Popen(command, cwd=ROOT, env=full_env)
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not become ready")
-            time.sleep(0.5)
+        if not wait_for_http(f"{self.url}/readyz", lambda: self.process.poll() is None, 300, 0.5):
+            self.process.terminate()
+            raise RuntimeError("the API server did not become ready")
 
     def peak_rss_mb(self) -> float:
         """High-water RSS of the server and its worker processes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -20,6 +20,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for_http(url: str, alive: Callable[[], bool], timeout_s: float, interval_s: float = 0.1) -> bool:
+    """Poll ``url`` until it answers 200; False when ``alive()`` turns false or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while alive() and time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval_s)
+    return False
+
+
 @contextmanager
 def live_api(settings: Settings) -> Iterator[str]:
     """Serve ``create_app(settings)``; yields its base URL and stops it afterwards."""
@@ -31,16 +44,8 @@ def live_api(settings: Settings) -> Iterator[str]:
     thread = threading.Thread(target=server.run, name="live-api", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.05)
+    if not wait_for_http(f"{url}/healthz", thread.is_alive, 20, 0.05):
+        raise RuntimeError("the API server did not start")
     try:
         yield url
     finally:

@@ -32,18 +32,23 @@ class SearchBody(Strict):
     filters: SearchFilterBody = Field(default_factory=SearchFilterBody)
 
 
-class Hit(BaseModel):
-    rank: int
-    score: float
+class Place(BaseModel):
+    """Where a passage or a supporting span is: its document, chunk and character offsets."""
+
     document_id: int
     chunk_id: int
-    collection: str
     source_uri: str
     title: str
     page: int | None
     heading: str
     char_start: int
     char_end: int
+
+
+class Hit(Place):
+    rank: int
+    score: float
+    collection: str
     text: str
 
 
@@ -69,16 +74,8 @@ class AskBody(Strict):
     stream: bool = False
 
 
-class CitationOut(BaseModel):
+class CitationOut(Place):
     number: int
-    document_id: int
-    chunk_id: int
-    source_uri: str
-    title: str
-    page: int | None
-    heading: str
-    char_start: int
-    char_end: int
     quote: str
     supported: bool
     inferred: bool

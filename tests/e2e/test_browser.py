@@ -8,15 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.settings import Settings
-from tests.live_api import free_port, live_api
+from tests.live_api import free_port, live_api, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,17 +50,10 @@ def ui_url(tmp_path: Path) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    pytest.fail(f"the Streamlit server did not start:\n{output[-2000:]}")
-                time.sleep(0.2)
+            if not wait_for_http(f"{url}/_stcore/health", lambda: process.poll() is None, 60, 0.2):
+                process.terminate()
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"the Streamlit server did not start:\n{output[-2000:]}")
             yield url
         finally:
             process.terminate()

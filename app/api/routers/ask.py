@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -76,6 +76,19 @@ async def with_deadline(events: AsyncIterator[Any], seconds: float) -> AsyncIter
         await iterator.aclose()
 
 
+async def answer_once(runtime: Runtime, produce: Callable[[], Iterator[AnswerEvent]]) -> dict[str, Any]:
+    """The whole answer as its JSON dict, computed on the generation pool within the time limit."""
+
+    def whole() -> dict[str, Any]:
+        final = list(produce())[-1].answer
+        assert final is not None
+        return answer_dict(final)
+
+    answer = await asyncio.wait_for(runtime.generation_pool.run(whole), runtime.settings.request_timeout_s)
+    runtime.metrics.observe_timings(answer["timings"])
+    return answer
+
+
 def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -114,15 +127,7 @@ async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep) -> An
 
     timeout = runtime.settings.request_timeout_s
     if not body.stream:
-
-        def whole() -> dict[str, Any]:
-            final = list(produce())[-1].answer
-            assert final is not None
-            return answer_dict(final)
-
-        answer = await asyncio.wait_for(runtime.generation_pool.run(whole), timeout)
-        runtime.metrics.observe_timings(answer["timings"])
-        return answer
+        return await answer_once(runtime, produce)
 
     events = runtime.generation_pool.stream(produce)  # admitted now: 429 before the stream starts
 

@@ -8,7 +8,6 @@ system messages are ignored (Citewise has its own instructions). Citations trave
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -24,7 +23,7 @@ from app.answering import AnswerEvent
 from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections
 from app.api.errors import ApiError
 from app.api.models_offered import check_model, offered_models
-from app.api.routers.ask import answer_events, error_payload, with_deadline
+from app.api.routers.ask import answer_events, answer_once, error_payload, with_deadline
 from generator.base import Message
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -130,15 +129,7 @@ async def chat_completions(body: ChatCompletionBody, runtime: RuntimeDep, princi
 
     timeout = runtime.settings.request_timeout_s
     if not body.stream:
-
-        def whole() -> dict[str, Any]:
-            final = list(produce())[-1].answer
-            assert final is not None
-            return answer_dict(final)
-
-        answer = await asyncio.wait_for(runtime.generation_pool.run(whole), timeout)
-        runtime.metrics.observe_timings(answer["timings"])
-        return _completion(completion_id, body.model, answer)
+        return _completion(completion_id, body.model, await answer_once(runtime, produce))
 
     events = runtime.generation_pool.stream(produce)
 
