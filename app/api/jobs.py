@@ -74,7 +74,6 @@ class JobRunner:
         self.lock_wait_s = lock_wait_s
         self._work: queue.Queue[_Ingest | _Call | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self.last_error: str | None = None
 
     @property
     def pending(self) -> int:
@@ -125,9 +124,7 @@ class JobRunner:
                 continue
             try:
                 self._with_writer(lambda kb, work=item: self._ingest(kb, work))
-                self.last_error = None
             except Exception as exc:  # recorded on the job; the loop goes on with the next one
-                self.last_error = f"job {item.job_id}: {exc}"
                 self._fail(item.job_id, str(exc))
 
     def _with_writer(self, fn: Callable[[KnowledgeBase], Any]) -> Any:

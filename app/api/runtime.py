@@ -58,7 +58,6 @@ class Runtime:
         self._generator_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._refreshed_at = 0.0
-        self.started_at = time.time()
         self.opened = False
         self._warm = "not loaded"
 
@@ -134,7 +133,6 @@ class Runtime:
                         f"the model {spec or self.settings.generator!r} cannot be loaded: {exc}"
                     ) from exc
                 self._generators[key] = found
-                self._answer_locks[id(found)] = threading.Lock()
             return found
 
     def answer_lock(self, generator: Generator) -> contextlib.AbstractContextManager[object]:
@@ -143,9 +141,6 @@ class Runtime:
         if getattr(generator, "thread_safe", False):
             return contextlib.nullcontext()
         return self._answer_locks.setdefault(id(generator), threading.Lock())
-
-    def loaded_generators(self) -> list[str]:
-        return [g.name for g in self._generators.values()]
 
     def answer_pipeline(
         self, generator: Generator, *, k: int | None, mode: SearchMode | None, filters: SearchFilters
