@@ -1,0 +1,1 @@
+"""Citewise's own small transformer: model, tokenizer, training and the generator backend."""
