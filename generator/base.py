@@ -7,6 +7,7 @@ the API and tests can create them freely. A spec names a backend and, optionally
     llamacpp:qwen2.5-0.5b           a packaged GGUF model by name
     llamacpp:/models/any.gguf       any GGUF file
     transformers:/models/checkpoint a local Hugging Face checkpoint directory (torch, fp32)
+    gpt:/models/trained             a model trained by ``citewise train`` (gpt-int8: quantised)
     qwen2.5-0.5b, /models/any.gguf  shorthand: a built-in model name or a GGUF path means llamacpp
     package.module:factory          a third-party backend
 """
@@ -131,5 +132,6 @@ def create_generator(spec: str, **options: object) -> Generator:
 def _load_builtin_backends() -> None:
     """Register the built-in backends on first use (their modules import nothing heavy)."""
     import generator.extractive
+    import generator.gpt.backend
     import generator.llamacpp
     import generator.transformers_backend  # noqa: F401
