@@ -237,9 +237,11 @@ def _redact(url: str) -> str:
 
 from app.cli import ask as _ask  # noqa: E402  (registers ask and chat)
 from app.cli import server as _server  # noqa: E402  (registers serve, ui and keys)
+from app.cli import train as _train  # noqa: E402  (registers train)
 
 _ask.register(app, _settings, console)
 _server.register(app, _settings, console)
+_train.register(app, _settings, console)
 
 
 def main() -> None:

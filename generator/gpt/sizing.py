@@ -15,6 +15,7 @@ import torch
 from generator.gpt.model import GPT, GPTConfig
 
 TOKENS_PER_PARAMETER = 20
+MAX_EPOCHS = 4.0  # passes over a small corpus before more training only memorises it
 # (layers, width, heads), smallest first: widths stay multiples of 64 with 32-64 wide heads.
 LADDER = (
     (2, 64, 2),
@@ -42,18 +43,33 @@ class Plan:
         return self.tokens / self.config.parameters
 
 
-def plan(budget_s: float, flops_per_s: float, vocab_size: int, context: int) -> Plan:
-    """The largest ladder model whose 20-tokens-per-parameter training fits the budget."""
+def plan(
+    budget_s: float,
+    flops_per_s: float,
+    vocab_size: int,
+    context: int,
+    corpus_tokens: int | None = None,
+    max_epochs: float = MAX_EPOCHS,
+) -> Plan:
+    """The largest ladder model whose 20-tokens-per-parameter training fits the budget.
+
+    A small corpus caps the tokens too: beyond ``max_epochs`` passes a model memorises instead of
+    learning, so a data-limited run trains a smaller model and finishes before its budget.
+    """
     if budget_s <= 0 or flops_per_s <= 0:
         raise ValueError("the budget and the measured speed must be positive")
+
+    def usable_tokens(config: GPTConfig) -> int:
+        affordable = flops_per_s * budget_s / (6 * config.parameters)
+        return int(min(affordable, max_epochs * corpus_tokens) if corpus_tokens else affordable)
+
     chosen = None
     for layers, width, heads in LADDER:
         config = GPTConfig(vocab_size=vocab_size, context=context, n_layer=layers, n_head=heads, n_embd=width)
-        affordable = flops_per_s * budget_s / (6 * config.parameters)
-        if chosen is None or affordable >= TOKENS_PER_PARAMETER * config.parameters:
+        if chosen is None or usable_tokens(config) >= TOKENS_PER_PARAMETER * config.parameters:
             chosen = config
     assert chosen is not None
-    return Plan(chosen, int(flops_per_s * budget_s / (6 * chosen.parameters)), flops_per_s)
+    return Plan(chosen, usable_tokens(chosen), flops_per_s)
 
 
 def measure_flops(vocab_size: int, context: int, batch: int = 8, steps: int = 3) -> float:

@@ -100,15 +100,23 @@ class Trainer:
         if checkpoint_dir is not None and (checkpoint_dir / STATE_FILE).is_file():
             self._resume(checkpoint_dir)
 
-    def run(self, progress: Callable[[Progress], None] | None = None, until: int | None = None) -> TrainState:
-        """Train up to ``config.steps``, or only up to step ``until`` (the schedule still spans all
-        steps, so a later run resumes seamlessly); returns the state with its history."""
+    def run(
+        self,
+        progress: Callable[[Progress], None] | None = None,
+        until: int | None = None,
+        max_seconds: float | None = None,
+    ) -> TrainState:
+        """Train up to ``config.steps``, or only up to step ``until``, or until ``max_seconds`` have
+        passed (the schedule still spans all steps, so a later run resumes seamlessly); returns
+        the state with its history."""
         model, config = self.model, self.config
         model.train()
         saved_at = began = time.monotonic()
         tokens_at_start = self.state.tokens
         last = min(config.steps, until) if until is not None else config.steps
         while self.state.step < last:
+            if max_seconds is not None and time.monotonic() - began >= max_seconds:
+                break
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(config, self.state.step)
             inputs, targets = self.next_batch(self.sampler)

@@ -86,3 +86,24 @@ def test_empty_and_invalid_questions(guide) -> None:
         ).status_code
         == 422
     )
+
+
+def test_models_trained_into_the_data_dir_are_offered(make_client, tmp_path) -> None:
+    import torch
+
+    from generator.gpt.model import GPT, GPTConfig
+    from generator.gpt.tokenizer import train_tokenizer
+
+    folder = tmp_path / "data" / "models" / "gpt-guide" / "model"
+    tokenizer = train_tokenizer(["install the package into a virtualenv"] * 5, vocab_size=300)
+    torch.manual_seed(0)
+    GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context=512, n_layer=1, n_head=2, n_embd=32)).save(folder)
+    tokenizer.save(folder)
+    client = make_client()
+    names = [m["id"] for m in client.get("/v1/models").json()["data"]]
+    assert f"gpt:{folder}" in names
+    from tests.app.api.conftest import INSTALL, ingest
+
+    ingest(client, {"install.md": INSTALL})
+    response = client.post("/v1/ask", json={"question": "how do I install", "model": f"gpt:{folder}"})
+    assert response.status_code == 200 and "abstained" in response.json()  # untrained: checked like any model

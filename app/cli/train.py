@@ -1,0 +1,80 @@
+"""``citewise train``: Citewise's own small model, trained on your collections within a time budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.services import build_knowledge_base
+
+
+def register(app: typer.Typer, settings_of, console: Console) -> None:
+    @app.command()
+    def train(
+        collection: Annotated[
+            list[str], typer.Option("--collection", "-c", help="Train on these collections (repeatable).")
+        ],
+        budget: Annotated[str, typer.Option(help="Time to spend, e.g. 30m, 2h, 90s.")] = "30m",
+        out: Annotated[
+            Path | None, typer.Option(help="Output folder (default: <data dir>/models/gpt-<collections>).")
+        ] = None,
+        vocab: Annotated[int, typer.Option(min=300, max=65_000, help="Tokenizer vocabulary size.")] = 4096,
+        context: Annotated[int, typer.Option(min=64, max=4096, help="Tokens the model reads at once.")] = 512,
+    ) -> None:
+        """Pretrain a small transformer on the collections; stop any time, run again to continue."""
+        from app.training import TrainOptions, run_training
+        from generator.gpt.sizing import budget_seconds
+        from generator.gpt.train import Progress as Step
+
+        settings = settings_of()
+        seconds = budget_seconds(budget)
+        folder = out or settings.data_dir / "models" / ("gpt-" + "-".join(sorted(collection)))
+        options = TrainOptions(tuple(collection), seconds, folder.expanduser().resolve(), vocab, context)
+        bar = Progress(
+            TextColumn("[bold]train[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "steps · loss {task.fields[loss]} · {task.fields[rate]} tok/s · ETA {task.fields[eta]}"
+            ),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        task = bar.add_task("train", total=None, loss="-", rate="-", eta="-")
+
+        def show(step: Step) -> None:
+            if not bar.live.is_started:
+                bar.start()
+            minutes, secs = divmod(int(step.eta_s), 60)
+            bar.update(
+                task, completed=step.step, total=step.steps, loss=f"{step.loss:.3f}",
+                rate=f"{step.tokens_per_s:,.0f}", eta=f"{minutes}m{secs:02d}s",
+            )  # fmt: skip
+
+        console.print(f"Preparing the data and sizing the model for a {budget} budget …")
+        with build_knowledge_base(settings) as kb:
+            kb.open()
+            try:
+                report = run_training(kb, options, show if console.is_terminal else None)
+            finally:
+                if bar.live.is_started:
+                    bar.stop()
+        table = Table(show_header=False, title="Training")
+        for name, value in (
+            ("model", report.plan),
+            ("corpus", f"{report.documents} documents, {report.passages} passages"),
+            ("tokens", f"{report.train_tokens:,} train, {report.validation_tokens:,} held out"),
+            ("steps", f"{report.steps_done} of {report.steps_planned} ({report.seconds:.0f} s)"),
+            ("validation", f"loss {report.validation_loss:.3f}, perplexity {report.perplexity:.1f}"),
+        ):
+            table.add_row(name, value)
+        console.print(table)
+        if report.steps_done < report.steps_planned:
+            console.print("[yellow]The budget ran out first; run the same command again to continue.[/]")
+        console.print(f'Answer with it: citewise ask --model gpt:{report.model_dir} "your question"')

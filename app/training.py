@@ -1,0 +1,175 @@
+"""``citewise train``: Citewise's own model, pretrained on the chunks of chosen collections.
+
+The run lives in one output folder and can be stopped and started again: the prepared data
+(tokenizer and token files), the plan (model size and steps) and the checkpoint are reused, so a
+second run continues where the first one stopped. The finished model is written to ``OUT/model``
+as ``config.json``, ``model.safetensors`` and ``tokenizer.json``: ``--model gpt:OUT/model``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from generator.gpt.dataset import Passage, TokenFile, deduplicate, split_by_document, write_tokens
+from generator.gpt.model import GPT, GPTConfig
+from generator.gpt.sizing import Plan, describe, measure_flops, plan
+from generator.gpt.tokenizer import CorpusTokenizer, train_tokenizer
+from generator.gpt.train import Progress, TrainConfig, Trainer, mean_loss
+from retriever.db.models import Chunk, Collection
+from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase
+
+BATCH_SIZE = 16
+PLAN_FILE = "plan.json"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    collections: tuple[str, ...]
+    budget_s: float
+    out: Path
+    vocab_size: int = 4096
+    context: int = 512
+    validation_share: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class TrainReport:
+    model_dir: Path
+    plan: str
+    documents: int
+    passages: int
+    train_tokens: int
+    validation_tokens: int
+    steps_done: int
+    steps_planned: int
+    seconds: float
+    validation_loss: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.validation_loss) if math.isfinite(self.validation_loss) else float("nan")
+
+
+def corpus_passages(kb: KnowledgeBase, collections: tuple[str, ...]) -> list[Passage]:
+    """The stored text of every distinct chunk in these collections, grouped by document."""
+    with kb.session() as session:
+        known = set(session.execute(select(Collection.name)).scalars())
+        missing = [name for name in collections if name not in known]
+        if missing:
+            raise CollectionNotFoundError(f"no collection named {missing[0]!r}")
+        rows = session.execute(
+            select(Chunk.document_id, Chunk.text)
+            .join(Collection, Collection.id == Chunk.collection_id)
+            .where(Collection.name.in_(collections), Chunk.text.is_not(None))
+            .order_by(Chunk.document_id, Chunk.ordinal)
+        ).all()
+    return [Passage(str(document_id), text) for document_id, text in rows]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    tokenizer: CorpusTokenizer
+    train: TokenFile
+    validation: TokenFile
+    documents: int
+    passages: int
+
+
+def prepare(kb: KnowledgeBase, options: TrainOptions) -> Prepared:
+    """Tokenizer and token files in ``OUT/data``; reused when a previous run made them."""
+    data = options.out / "data"
+    stats_file = data / "stats.json"
+    if stats_file.is_file():
+        stats = json.loads(stats_file.read_text())
+        return Prepared(
+            CorpusTokenizer.load(data),
+            TokenFile(data / "train.bin"),
+            TokenFile(data / "validation.bin"),
+            stats["documents"],
+            stats["passages"],
+        )
+    passages = deduplicate(corpus_passages(kb, options.collections))
+    if not passages:
+        raise ValueError("the chosen collections hold no text to train on; ingest documents first")
+    train, validation = split_by_document(passages, options.validation_share, options.seed)
+    if not validation:
+        raise ValueError("training needs at least two documents (one is held out for validation)")
+    tokenizer = train_tokenizer((p.text for p in train), options.vocab_size)
+    tokenizer.save(data)
+    write_tokens(data / "train.bin", tokenizer.encode_batch([p.text for p in train]), tokenizer.end_of_text)
+    write_tokens(
+        data / "validation.bin", tokenizer.encode_batch([p.text for p in validation]), tokenizer.end_of_text
+    )
+    documents = len({p.document for p in passages})
+    stats_file.write_text(json.dumps({"documents": documents, "passages": len(passages)}) + "\n")
+    return Prepared(
+        tokenizer, TokenFile(data / "train.bin"), TokenFile(data / "validation.bin"), documents, len(passages)
+    )
+
+
+def load_or_make_plan(options: TrainOptions, vocab_size: int, train_tokens: int) -> tuple[Plan, int]:
+    """(plan, steps): sized once from the budget and this machine's measured speed, then kept."""
+    path = options.out / PLAN_FILE
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        return Plan(GPTConfig(**saved["config"]), saved["tokens"], saved["flops_per_s"]), saved["steps"]
+    context = max(16, min(options.context, train_tokens - 2))  # a tiny corpus gets a shorter window
+    chosen = plan(options.budget_s, measure_flops(vocab_size, context), vocab_size, context, train_tokens)
+    steps = max(1, chosen.tokens // (BATCH_SIZE * context))
+    record = {
+        "config": asdict(chosen.config),
+        "tokens": chosen.tokens,
+        "flops_per_s": chosen.flops_per_s,
+        "steps": steps,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return chosen, steps
+
+
+def run_training(
+    kb: KnowledgeBase, options: TrainOptions, progress: Callable[[Progress], None] | None = None
+) -> TrainReport:
+    started = time.monotonic()
+    data = prepare(kb, options)
+    chosen, steps = load_or_make_plan(options, data.tokenizer.vocab_size, len(data.train))
+    config = chosen.config
+    model = GPT(config)
+    held_out = list(data.validation.windows(config.context, limit=32))
+    if not held_out:
+        raise ValueError("the held-out documents are shorter than one training window")
+    trainer = Trainer(
+        model,
+        TrainConfig(steps=steps, warmup_steps=min(100, max(1, steps // 10)), eval_every=max(1, steps // 20)),
+        lambda rng: data.train.batch(BATCH_SIZE, config.context, rng),
+        lambda m: mean_loss(m, held_out),
+        checkpoint_dir=options.out / "checkpoint",
+        seed=options.seed,
+    )
+    remaining = max(1.0, options.budget_s - (time.monotonic() - started))
+    state = trainer.run(progress, max_seconds=remaining)
+    model_dir = options.out / "model"
+    model.save(model_dir)
+    data.tokenizer.save(model_dir)
+    return TrainReport(
+        model_dir=model_dir,
+        plan=describe(chosen),
+        documents=data.documents,
+        passages=data.passages,
+        train_tokens=len(data.train),
+        validation_tokens=len(data.validation),
+        steps_done=state.step,
+        steps_planned=steps,
+        seconds=state.seconds,
+        validation_loss=mean_loss(model, held_out),
+        history=state.history,
+    )

@@ -1,0 +1,69 @@
+"""``citewise train`` end to end on a small corpus: data prepared, loss falls, the model answers
+through ``--model gpt:DIR``, and a second run continues instead of starting over."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.app.cli_helpers import run_cli
+
+TOPICS = ["backup", "install", "deploy", "monitor", "rotate", "restore", "upgrade", "audit"]
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CITEWISE_EMBEDDER", "fake-hashing")
+    monkeypatch.setenv("CITEWISE_MIN_RETRIEVAL_SIMILARITY", "0")
+    rng = random.Random(0)
+    root = tmp_path / "library"
+    root.mkdir()
+    for number in range(40):
+        topic = TOPICS[number % len(TOPICS)]
+        lines = [f"# How to {topic} service {number}", ""]
+        for step in range(60):
+            tool = rng.choice(["ctl", "admin", "ops", "run"])
+            lines.append(
+                f"Step {step}: run {topic}-{tool} on host {rng.randint(1, 9)} and check the {topic} log."
+            )
+        (root / f"{topic}-{number}.md").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_train_then_answer_then_continue(capsys, library: Path, tmp_path: Path) -> None:
+    assert run_cli(capsys, "ingest", str(library), "-c", "ops").code == 0
+    out = tmp_path / "trained"
+    args = ("train", "-c", "ops", "--budget", "25s", "--out", str(out), "--vocab", "500", "--context", "512")
+    result = run_cli(capsys, *args)
+    assert result.code == 0, result.err
+    assert "perplexity" in result.out and f"gpt:{out / 'model'}" in result.out
+
+    trainer_state = json.loads((out / "checkpoint" / "trainer.json").read_text())
+    history = trainer_state["history"]
+    validation = [r["val_loss"] for r in history if "val_loss" in r]
+    assert len(validation) >= 2 and validation[-1] < 0.7 * validation[0]  # it learned the corpus
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
+        p.name for p in (out / "model").iterdir()
+    }
+
+    answer = run_cli(capsys, "ask", "how do I restore a service", "--model", f"gpt:{out / 'model'}", "--json")
+    assert answer.code == 0, answer.err
+    payload = json.loads(answer.out)
+    assert "abstained" in payload and payload["sources"]  # the same checks as any backend
+
+    plan = json.loads((out / "plan.json").read_text())
+    again = run_cli(capsys, *args)  # the same command continues from the checkpoint
+    assert again.code == 0, again.err
+    assert json.loads((out / "plan.json").read_text()) == plan
+    steps_after = json.loads((out / "checkpoint" / "trainer.json").read_text())["step"]
+    assert steps_after >= trainer_state["step"]
+
+
+def test_training_refuses_what_it_cannot_use(capsys, library: Path, tmp_path: Path) -> None:
+    result = run_cli(capsys, "train", "-c", "nowhere", "--budget", "5s", "--out", str(tmp_path / "x"))
+    assert result.code == 1 and "no collection named 'nowhere'" in result.err
+    result = run_cli(capsys, "train", "-c", "ops", "--budget", "soon")
+    assert result.code == 2 and "not a time budget" in result.err
