@@ -25,7 +25,7 @@ from generator.citations import (
     strip_markers,
 )
 from generator.focus import focus
-from generator.prompt import NOT_IN_DOCUMENTS, Passage, plan_prompt
+from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan, plan_prompt
 from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode, search
@@ -86,6 +86,13 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadPlan:
+    plan: PromptPlan
+    used: list[SearchHit]  # the passages in the prompt, in prompt order
+    dropped: list[int]  # chunk ids retrieved but not read
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerEvent:
     """What a streaming caller receives: tokens, then exactly one final answer."""
 
@@ -124,30 +131,15 @@ class AnswerPipeline:
         # Retrieval keeps every word (the taken-back words name the topic too); the model reads
         # the repaired question.
         asked = repair_question(standalone) if options.repair_questions else standalone
-        hits = search(
-            self.kb,
-            standalone,
-            k=options.k,
-            mode=options.mode,
-            filters=options.filters,
-            weights=options.weights,
-        )
+        hits, best = self._retrieve(standalone)
         timings["retrieval_s"] = time.perf_counter() - started
-        best = max(self._similarity(standalone, hits[:3]), default=0.0)
         if not hits or best < options.min_retrieval_similarity:
             reason = "no passages found" if not hits else f"weak retrieval (best similarity {best:.2f})"
             yield self._abstention(question, asked, reason, hits, [], timings, started)
             return
 
-        passages = [_as_passage(n, hit) for n, hit in enumerate(hits, start=1)]
-        focused = focus(asked, passages, options.focus_sentences)
-        kept = {index for index, _ in focused}
-        unread = [hit.chunk_id for index, hit in enumerate(hits) if index not in kept]
-        hits = [hits[index] for index, _ in focused]  # the passages the model reads, renumbered
-        passages = [replace(p, number=n) for n, (_, p) in enumerate(focused, start=1)]
-        plan = plan_prompt(self.generator, asked, passages, options.answer_tokens)
-        used = hits[: len(plan.passages)]
-        dropped = unread + [hit.chunk_id for hit in hits[len(plan.passages) :]]
+        read = self._read(asked, hits)
+        plan, used, dropped = read.plan, read.used, read.dropped
         threshold, declining = self._decline_logprob(plan.messages)
         if declining is not None and declining >= threshold:
             timings["decline_check_s"] = time.perf_counter() - started - timings["retrieval_s"]
@@ -190,6 +182,38 @@ class AnswerPipeline:
             declining,
         )
         yield AnswerEvent("answer", answer=answer)
+
+    def prompt_for(self, question: str) -> ReadPlan | None:
+        """The prompt the model would get for ``question`` (without history), or None when the
+        pipeline would abstain before asking the model. Fine-tuning data is built with it, so a
+        trained model learns on exactly the prompts it will answer."""
+        options = self.options
+        asked = repair_question(question.strip()) if options.repair_questions else question.strip()
+        hits, best = self._retrieve(question)
+        if not hits or best < options.min_retrieval_similarity:
+            return None
+        return self._read(asked, hits)
+
+    def _retrieve(self, query: str) -> tuple[list[SearchHit], float]:
+        """The top passages, and the best similarity among the first three (the abstain test)."""
+        options = self.options
+        hits = search(
+            self.kb, query, k=options.k, mode=options.mode, filters=options.filters, weights=options.weights
+        )
+        return hits, max(self._similarity(query, hits[:3]), default=0.0)
+
+    def _read(self, asked: str, hits: list[SearchHit]) -> ReadPlan:
+        """What the model reads: the most relevant sentences of the passages, renumbered, fitted to
+        its window; the chunks it does not read are listed as dropped."""
+        passages = [_as_passage(n, hit) for n, hit in enumerate(hits, start=1)]
+        focused = focus(asked, passages, self.options.focus_sentences)
+        kept = {index for index, _ in focused}
+        unread = [hit.chunk_id for index, hit in enumerate(hits) if index not in kept]
+        hits = [hits[index] for index, _ in focused]  # the passages the model reads, renumbered
+        passages = [replace(p, number=n) for n, (_, p) in enumerate(focused, start=1)]
+        plan = plan_prompt(self.generator, asked, passages, self.options.answer_tokens)
+        dropped = unread + [hit.chunk_id for hit in hits[len(plan.passages) :]]
+        return ReadPlan(plan, hits[: len(plan.passages)], dropped)
 
     def standalone_question(self, question: str, history: Sequence[Message]) -> str:
         """With chat history, ask the model for a self-contained question; without, keep it."""

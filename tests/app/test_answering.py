@@ -178,3 +178,24 @@ def test_a_wrong_marker_is_replaced_by_the_passage_that_supports_the_sentence(kb
     [citation] = answer.citations
     assert citation.inferred and citation.quote == "Restores are tested monthly."
     assert answer.answer == f"Restores are tested monthly [{citation.number}]."
+
+
+def test_the_training_prompt_is_exactly_what_the_model_is_asked(kb) -> None:
+    generator = ScriptedGenerator(reply="at two [1]")
+    answers = pipeline(kb, generator, k=3)
+    read = answers.prompt_for("When do backups run?")
+    assert read is not None
+    answers.ask("When do backups run?")
+    asked_messages = generator.calls[-1][0]
+    assert read.plan.messages == asked_messages
+    assert read.used and read.used[0].source_uri == "/ops/backup.md"
+
+
+def test_no_training_prompt_where_the_pipeline_would_not_ask_the_model(kb) -> None:
+    weak = AnswerPipeline(
+        kb,
+        ScriptedGenerator(),
+        AnswerOptions(min_retrieval_similarity=0.5),
+        similarity=lambda q, h: [0.1] * len(h),
+    )
+    assert weak.prompt_for("When do backups run?") is None
