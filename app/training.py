@@ -1,4 +1,5 @@
-"""``citewise train``: Citewise's own model, pretrained on the chunks of chosen collections.
+"""``citewise train``: Citewise's own model, pretrained on the chunks of chosen collections, then
+fine-tuned on question-answer examples (``app.training_finetune``).
 
 The run lives in one output folder and can be stopped and started again: the prepared data
 (tokenizer and token files), the plan (model size and steps) and the checkpoint are reused, so a
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.settings import Settings
+from app.training_finetune import FinetuneReport, run_stage
 from generator.gpt.dataset import Passage, TokenFile, deduplicate, split_by_document, write_tokens
 from generator.gpt.model import GPT, GPTConfig
 from generator.gpt.sizing import Plan, describe, measure_flops, plan
@@ -38,6 +41,17 @@ class TrainOptions:
     context: int = 512
     validation_share: float = 0.1
     seed: int = 0
+    finetune: bool = True  # the second stage: question-answer examples in the pipeline's format
+    qa_file: Path | None = None  # the user's examples; without it the teacher distils some
+    teacher: str | None = None  # the distilling model; None = the configured answer model
+    distill: int = 200  # most examples to distil
+
+    @property
+    def shares(self) -> tuple[float, float, float]:
+        """Shares of the budget for pretraining, distilling and fine-tuning."""
+        if not self.finetune:
+            return 1.0, 0.0, 0.0
+        return (0.8, 0.0, 0.2) if self.qa_file else (0.6, 0.25, 0.15)
 
 
 @dataclass
@@ -53,6 +67,7 @@ class TrainReport:
     seconds: float
     validation_loss: float
     history: list[dict[str, float]] = field(default_factory=list)
+    finetune: FinetuneReport | None = None
 
     @property
     def perplexity(self) -> float:
@@ -123,7 +138,8 @@ def load_or_make_plan(options: TrainOptions, vocab_size: int, train_tokens: int)
         saved = json.loads(path.read_text())
         return Plan(GPTConfig(**saved["config"]), saved["tokens"], saved["flops_per_s"]), saved["steps"]
     context = max(16, min(options.context, train_tokens - 2))  # a tiny corpus gets a shorter window
-    chosen = plan(options.budget_s, measure_flops(vocab_size, context), vocab_size, context, train_tokens)
+    budget = options.budget_s * options.shares[0]
+    chosen = plan(budget, measure_flops(vocab_size, context), vocab_size, context, train_tokens)
     steps = max(1, chosen.tokens // (BATCH_SIZE * context))
     record = {
         "config": asdict(chosen.config),
@@ -137,7 +153,10 @@ def load_or_make_plan(options: TrainOptions, vocab_size: int, train_tokens: int)
 
 
 def run_training(
-    kb: KnowledgeBase, options: TrainOptions, progress: Callable[[Progress], None] | None = None
+    settings: Settings,
+    kb: KnowledgeBase,
+    options: TrainOptions,
+    progress: Callable[[Progress], None] | None = None,
 ) -> TrainReport:
     started = time.monotonic()
     data = prepare(kb, options)
@@ -155,11 +174,26 @@ def run_training(
         checkpoint_dir=options.out / "checkpoint",
         seed=options.seed,
     )
-    remaining = max(1.0, options.budget_s - (time.monotonic() - started))
+    pretrain_share, distill_share, finetune_share = options.shares
+    remaining = max(1.0, options.budget_s * pretrain_share - (time.monotonic() - started))
     state = trainer.run(progress, max_seconds=remaining)
     model_dir = options.out / "model"
     model.save(model_dir)
     data.tokenizer.save(model_dir)
+    validation_loss = mean_loss(model, held_out)
+    finetuned = None
+    if options.finetune:
+        train_passages, _ = split_by_document(
+            deduplicate(corpus_passages(kb, options.collections)), options.validation_share, options.seed
+        )
+        finetuned = run_stage(
+            settings, kb, model, data.tokenizer, model_dir, options.out,
+            collections=options.collections, qa_file=options.qa_file, teacher=options.teacher,
+            passages=[p.text for p in train_passages], distill_count=options.distill,
+            distill_seconds=options.budget_s * distill_share,
+            finetune_seconds=options.budget_s * finetune_share,
+            progress=progress, seed=options.seed,
+        )  # fmt: skip
     return TrainReport(
         model_dir=model_dir,
         plan=describe(chosen),
@@ -170,6 +204,7 @@ def run_training(
         steps_done=state.step,
         steps_planned=steps,
         seconds=state.seconds,
-        validation_loss=mean_loss(model, held_out),
+        validation_loss=validation_loss,
         history=state.history,
+        finetune=finetuned,
     )

@@ -18,12 +18,9 @@ import argparse
 import json
 import math
 import random
-import re
 import shutil
-import string
 import sys
 import tempfile
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.answer_scores import normalize, strip_citations, token_f1  # noqa: E402
 from app.services import build_answer_pipeline, build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.answer_speed import RecordingGenerator, speed_report  # noqa: E402
@@ -39,27 +37,6 @@ from bench.data import CACHE, RESULTS, disfl_qa_examples, split_example, write_r
 from generator.base import create_generator  # noqa: E402
 from generator.llamacpp import default_cache_dir  # noqa: E402
 from generator.models import BUILTIN_MODELS  # noqa: E402
-
-
-def normalize(text: str) -> str:
-    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    predicted, wanted = normalize(prediction).split(), normalize(gold).split()
-    common = sum((Counter(predicted) & Counter(wanted)).values())
-    if not predicted or not wanted or common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(wanted)
-    return 2 * precision * recall / (precision + recall)
-
-
-def strip_citations(answer: str) -> str:
-    return re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", answer)
-
 
 DEV_QUESTIONS = 300  # held out for tuning prompts and thresholds; never in the reported sample
 

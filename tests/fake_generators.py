@@ -95,3 +95,21 @@ class PassageCopier(ScriptedGenerator):
 
 def passage_copier(**options: object) -> PassageCopier:
     return PassageCopier(**options)
+
+
+class PassageTeacher(ScriptedGenerator):
+    """A distilling teacher: asks which command a passage's first "run X" step runs."""
+
+    def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
+        import re
+
+        self.calls.append((list(messages), options))
+        found = re.search(r"Step (\d+): run (\S+) on host (\d+)", messages[-1].content)
+        if not found:
+            return "I cannot think of a question."
+        step, command, host = found.groups()
+        return f"Question: Which command runs on host {host} in step {step}?\nAnswer: {command}"
+
+
+def passage_teacher(**options: object) -> PassageTeacher:
+    return PassageTeacher(**options)

@@ -25,6 +25,21 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         ] = None,
         vocab: Annotated[int, typer.Option(min=300, max=65_000, help="Tokenizer vocabulary size.")] = 4096,
         context: Annotated[int, typer.Option(min=64, max=4096, help="Tokens the model reads at once.")] = 512,
+        qa: Annotated[
+            Path | None,
+            typer.Option(
+                help='Fine-tuning examples, JSONL {"question", "answer"}; without it the teacher writes some.'
+            ),
+        ] = None,
+        teacher: Annotated[
+            str | None, typer.Option(help="Model that writes examples (default: the answer model).")
+        ] = None,
+        distill: Annotated[
+            int, typer.Option(min=0, max=100_000, help="Most examples the teacher writes.")
+        ] = 200,
+        pretrain_only: Annotated[
+            bool, typer.Option("--pretrain-only", help="Skip the fine-tuning stage.")
+        ] = False,
     ) -> None:
         """Pretrain a small transformer on the collections; stop any time, run again to continue."""
         from app.training import TrainOptions, run_training
@@ -34,7 +49,12 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         settings = settings_of()
         seconds = budget_seconds(budget)
         folder = out or settings.data_dir / "models" / ("gpt-" + "-".join(sorted(collection)))
-        options = TrainOptions(tuple(collection), seconds, folder.expanduser().resolve(), vocab, context)
+        if qa is not None and not qa.is_file():
+            raise FileNotFoundError(f"no such examples file: {qa}")
+        options = TrainOptions(
+            tuple(collection), seconds, folder.expanduser().resolve(), vocab, context,
+            finetune=not pretrain_only, qa_file=qa, teacher=teacher, distill=distill,
+        )  # fmt: skip
         bar = Progress(
             TextColumn("[bold]train[/]"),
             BarColumn(),
@@ -61,7 +81,7 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         with build_knowledge_base(settings) as kb:
             kb.open()
             try:
-                report = run_training(kb, options, show if console.is_terminal else None)
+                report = run_training(settings, kb, options, show if console.is_terminal else None)
             finally:
                 if bar.live.is_started:
                     bar.stop()
@@ -74,6 +94,17 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
             ("validation", f"loss {report.validation_loss:.3f}, perplexity {report.perplexity:.1f}"),
         ):
             table.add_row(name, value)
+        if report.finetune is not None:
+            tuned, evaluation = report.finetune, report.finetune.evaluation
+            kinds = ", ".join(f"{n} {k}" for k, n in sorted(tuned.counts.items())) or "none"
+            table.add_row("examples", f"{tuned.examples} ({kinds}); {tuned.steps} fine-tuning steps")
+            if evaluation.questions:
+                table.add_row(
+                    "held-out QA",
+                    f"{evaluation.questions} questions: answer F1 {evaluation.answer_f1:.2f}, "
+                    f"citations pass {evaluation.citation_pass:.0%}, "
+                    f"declines right {evaluation.abstain_right:.0%}",
+                )
         console.print(table)
         if report.steps_done < report.steps_planned:
             console.print("[yellow]The budget ran out first; run the same command again to continue.[/]")

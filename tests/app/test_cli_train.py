@@ -37,6 +37,7 @@ def test_train_then_answer_then_continue(capsys, library: Path, tmp_path: Path) 
     assert run_cli(capsys, "ingest", str(library), "-c", "ops").code == 0
     out = tmp_path / "trained"
     args = ("train", "-c", "ops", "--budget", "25s", "--out", str(out), "--vocab", "500", "--context", "512")
+    args = (*args, "--pretrain-only")
     result = run_cli(capsys, *args)
     assert result.code == 0, result.err
     assert "perplexity" in result.out and f"gpt:{out / 'model'}" in result.out
@@ -67,3 +68,48 @@ def test_training_refuses_what_it_cannot_use(capsys, library: Path, tmp_path: Pa
     assert result.code == 1 and "no collection named 'nowhere'" in result.err
     result = run_cli(capsys, "train", "-c", "ops", "--budget", "soon")
     assert result.code == 2 and "not a time budget" in result.err
+
+
+def test_fine_tuning_on_distilled_examples_reports_a_qa_evaluation(
+    capsys, library: Path, tmp_path: Path
+) -> None:
+    assert run_cli(capsys, "ingest", str(library), "-c", "ops").code == 0
+    out = tmp_path / "tuned"
+    teacher = "tests.fake_generators:passage_teacher"
+    result = run_cli(
+        capsys, "train", "-c", "ops", "--budget", "40s", "--out", str(out), "--vocab", "500",
+        "--teacher", teacher, "--distill", "40",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "held-out QA" in result.out and "fine-tuning steps" in result.out
+    examples = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+    assert len(examples) >= 10
+    for example in examples:  # the pipeline's own prompt, and a grounded reply
+        assert (
+            example["messages"][0]["role"] == "system" and "Question:" in example["messages"][-1]["content"]
+        )
+        assert example["reply"].endswith("]") or example["reply"] == "The documents do not say."
+    report = json.loads((out / "finetune.json").read_text())
+    assert report["steps"] > 0 and report["evaluation"]["questions"] >= 1
+
+
+def test_fine_tuning_on_the_users_examples(capsys, library: Path, tmp_path: Path) -> None:
+    assert run_cli(capsys, "ingest", str(library), "-c", "ops").code == 0
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        json.dumps(
+            {"question": "Which command runs on host 3 in step 0 of restore?", "answer": "restore-ctl"}
+        )
+        + "\n"
+        + json.dumps({"question": "Who wrote the moon landing speech?", "answer": "unknown"})
+        + "\n"
+    )
+    out = tmp_path / "mine"
+    result = run_cli(
+        capsys, "train", "-c", "ops", "--budget", "20s", "--out", str(out), "--vocab", "500", "--qa", str(qa)
+    )
+    assert result.code == 0, result.err
+    examples = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+    assert [e["question"] for e in examples][:2] and examples[-1]["reply"] == "The documents do not say."
+    missing = run_cli(capsys, "train", "-c", "ops", "--qa", str(tmp_path / "none.jsonl"))
+    assert missing.code == 1 and "no such examples file" in missing.err

@@ -1,0 +1,149 @@
+"""Fine-tuning examples for Citewise's own model, in exactly the prompts the answer pipeline builds.
+
+Two sources: question-answer records the user gives (JSONL: ``{"question": ..., "answer": ...}``,
+an empty answer or "unknown" meaning the documents do not say), and distillation, where the
+packaged teacher model writes a question and a short answer for a sampled passage. Either way the
+prompt comes from ``AnswerPipeline.prompt_for`` (retrieval, focusing, the window), the reply cites
+the passage that contains the answer or says the documents do not say when none of the passages
+shown does, and a distilled reply is kept only if the citation check supports it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.answering import AnswerPipeline, ReadPlan
+from generator.base import GenerationOptions, Generator, Message
+from generator.citations import check_answer
+from generator.gpt.finetune import QAExample
+from generator.prompt import NOT_IN_DOCUMENTS
+
+UNANSWERABLE = {"", "unknown", NOT_IN_DOCUMENTS.lower()}
+TEACHER_PROMPT = (
+    "Write one question that the passage answers, and its answer: at most six words copied exactly "
+    "from the passage. Reply in two lines:\nQuestion: <the question>\nAnswer: <the answer>"
+)
+_QUESTION = re.compile(r"^\s*Question:\s*(.+?)\s*$", re.MULTILINE)
+_ANSWER = re.compile(r"^\s*Answer:\s*(.+?)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Labeled:
+    example: QAExample
+    question: str
+    gold: str  # the answer as given or written by the teacher; "" when the documents do not say
+
+    def as_record(self) -> dict:
+        return {
+            "question": self.question,
+            "gold": self.gold,
+            "reply": self.example.reply,
+            "messages": [{"role": m.role, "content": m.content} for m in self.example.messages],
+        }
+
+    @classmethod
+    def from_record(cls, record: dict) -> Labeled:
+        messages = tuple(Message(m["role"], m["content"]) for m in record["messages"])
+        return cls(QAExample(messages, record["reply"]), record["question"], record["gold"])
+
+
+@dataclass
+class ExampleSet:
+    examples: list[Labeled] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)  # why records were kept or skipped
+
+
+def reply_for(read: ReadPlan, answer: str) -> str:
+    """The reply a grounded model gives: the answer cited to the first shown passage containing it,
+    or the plain decline when no passage shown contains it."""
+    wanted = answer.strip().rstrip(".").casefold()
+    if wanted in UNANSWERABLE:
+        return NOT_IN_DOCUMENTS
+    for passage in read.plan.passages:
+        if wanted and wanted in passage.visible_text().casefold():
+            return f"{answer.strip().rstrip('.')} [{passage.number}]"
+    return NOT_IN_DOCUMENTS
+
+
+def from_records(pipeline: AnswerPipeline, records: Sequence[dict]) -> ExampleSet:
+    out = ExampleSet()
+    for record in records:
+        question, answer = str(record.get("question", "")).strip(), str(record.get("answer", "")).strip()
+        if not question:
+            out.counts["no question"] += 1
+            continue
+        read = pipeline.prompt_for(question)
+        if read is None:
+            out.counts["retrieval too weak to ask the model"] += 1
+            continue
+        reply = reply_for(read, answer)
+        out.counts["declines" if reply == NOT_IN_DOCUMENTS else "answers"] += 1
+        out.examples.append(Labeled(QAExample(tuple(read.plan.messages), reply), question, answer))
+    return out
+
+
+def parse_teacher(text: str) -> tuple[str, str] | None:
+    question, answer = _QUESTION.search(text), _ANSWER.search(text)
+    if not question or not answer:
+        return None
+    return question.group(1), answer.group(1).strip().strip('"').rstrip(".")
+
+
+def distill(
+    pipeline: AnswerPipeline,
+    teacher: Generator,
+    passages: Sequence[str],
+    count: int,
+    seconds: float,
+    seed: int = 0,
+    max_decline_share: float = 0.3,
+) -> ExampleSet:
+    """Up to ``count`` examples written by ``teacher`` within ``seconds``; each reply must pass the
+    citation check against the prompt's passages (``pipeline.embed`` supplies the embeddings).
+    Declines (retrieval did not show the passage) are kept up to ``max_decline_share`` of the
+    examples, so the model learns to answer first and to decline when it must."""
+    out = ExampleSet()
+    order = list(passages)
+    random.Random(seed).shuffle(order)
+    deadline = time.monotonic() + seconds
+    options = GenerationOptions(max_tokens=80, stop=("\n\n",))
+    for text in order:
+        if len(out.examples) >= count or time.monotonic() > deadline:
+            break
+        written = teacher.generate([Message("system", TEACHER_PROMPT), Message("user", text)], options).text
+        parsed = parse_teacher(written)
+        if parsed is None:
+            out.counts["teacher reply not in the format"] += 1
+            continue
+        question, answer = parsed
+        if (
+            not question.endswith("?")
+            or not answer
+            or len(answer.split()) > 8
+            or answer.casefold() not in text.casefold()
+        ):
+            out.counts["answer not copied from the passage"] += 1
+            continue
+        read = pipeline.prompt_for(question)
+        if read is None:
+            out.counts["retrieval too weak to ask the model"] += 1
+            continue
+        reply = reply_for(read, answer)
+        if reply == NOT_IN_DOCUMENTS and out.counts["declines"] + 1 > max_decline_share * count:
+            out.counts["decline over the share"] += 1
+            continue
+        if reply != NOT_IN_DOCUMENTS:
+            checked = check_answer(
+                reply, read.plan.passages, pipeline.embed, pipeline.options.citation_policy
+            )
+            if not checked or not all(sentence.supported for sentence in checked):
+                out.counts["citation check failed"] += 1
+                continue
+        out.counts["declines" if reply == NOT_IN_DOCUMENTS else "answers"] += 1
+        out.examples.append(Labeled(QAExample(tuple(read.plan.messages), reply), question, answer))
+    return out

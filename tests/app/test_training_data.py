@@ -1,0 +1,39 @@
+"""Fine-tuning examples: grounded replies, the teacher's format, and what gets skipped."""
+
+from __future__ import annotations
+
+from app.answering import ReadPlan
+from app.training_data import parse_teacher, reply_for
+from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan
+
+
+def read(*texts: str) -> ReadPlan:
+    passages = [Passage(n, text) for n, text in enumerate(texts, start=1)]
+    return ReadPlan(PromptPlan([], passages), [], [])
+
+
+def test_the_reply_cites_the_first_passage_that_holds_the_answer() -> None:
+    shown = read("Lunch is at noon.", "Backups run at two a.m. nightly.", "Backups run at two.")
+    assert reply_for(shown, "two a.m.") == "two a.m [2]"
+    assert reply_for(shown, "At Two") == "At Two [2]"  # matched without regard to case
+
+
+def test_no_passage_holding_it_or_no_answer_means_a_decline() -> None:
+    shown = read("Lunch is at noon.")
+    assert reply_for(shown, "midnight") == NOT_IN_DOCUMENTS
+    for unanswerable in ("", "unknown", "The documents do not say."):
+        assert reply_for(shown, unanswerable) == NOT_IN_DOCUMENTS
+
+
+def test_only_the_shown_sentences_count() -> None:
+    passage = Passage(1, "First sentence here. The key is in the safe.", shown=((0, 20),))
+    assert reply_for(ReadPlan(PromptPlan([], [passage]), [], []), "in the safe") == NOT_IN_DOCUMENTS
+
+
+def test_teacher_replies_are_parsed_or_refused() -> None:
+    assert parse_teacher("Question: Where is the key?\nAnswer: in the safe.") == (
+        "Where is the key?",
+        "in the safe",
+    )
+    assert parse_teacher('  Question: When?\n  Answer: "at noon"') == ("When?", "at noon")
+    assert parse_teacher("Here is a question about the passage.") is None
