@@ -21,8 +21,9 @@ from sqlalchemy import select
 from app.settings import Settings
 from app.training_finetune import FinetuneReport, run_stage
 from generator.gpt.dataset import Passage, TokenFile, deduplicate, split_by_document, write_tokens
+from generator.gpt.lora import add_lora, merge_lora
 from generator.gpt.model import GPT, GPTConfig
-from generator.gpt.sizing import Plan, describe, measure_flops, plan
+from generator.gpt.sizing import MAX_EPOCHS, Plan, describe, measure_flops, plan
 from generator.gpt.tokenizer import CorpusTokenizer, train_tokenizer
 from generator.gpt.train import Progress, TrainConfig, Trainer, mean_loss
 from retriever.db.models import Chunk, Collection
@@ -45,6 +46,8 @@ class TrainOptions:
     qa_file: Path | None = None  # the user's examples; without it the teacher distils some
     teacher: str | None = None  # the distilling model; None = the configured answer model
     distill: int = 200  # most examples to distil
+    base: Path | None = None  # re-tune this trained model with LoRA adapters instead of starting anew
+    lora_rank: int = 8
 
     @property
     def shares(self) -> tuple[float, float, float]:
@@ -118,7 +121,10 @@ def prepare(kb: KnowledgeBase, options: TrainOptions) -> Prepared:
     train, validation = split_by_document(passages, options.validation_share, options.seed)
     if not validation:
         raise ValueError("training needs at least two documents (one is held out for validation)")
-    tokenizer = train_tokenizer((p.text for p in train), options.vocab_size)
+    if options.base is not None:  # a re-tuned model keeps its vocabulary
+        tokenizer = CorpusTokenizer.load(options.base)
+    else:
+        tokenizer = train_tokenizer((p.text for p in train), options.vocab_size)
     tokenizer.save(data)
     write_tokens(data / "train.bin", tokenizer.encode_batch([p.text for p in train]), tokenizer.end_of_text)
     write_tokens(
@@ -137,9 +143,16 @@ def load_or_make_plan(options: TrainOptions, vocab_size: int, train_tokens: int)
     if path.is_file():
         saved = json.loads(path.read_text())
         return Plan(GPTConfig(**saved["config"]), saved["tokens"], saved["flops_per_s"]), saved["steps"]
-    context = max(16, min(options.context, train_tokens - 2))  # a tiny corpus gets a shorter window
     budget = options.budget_s * options.shares[0]
-    chosen = plan(budget, measure_flops(vocab_size, context), vocab_size, context, train_tokens)
+    if options.base is not None:  # the size is the base model's; the budget and corpus set the tokens
+        config = GPT.load(options.base).config
+        flops = measure_flops(vocab_size, config.context)
+        tokens = int(min(flops * budget / (6 * config.parameters), MAX_EPOCHS * train_tokens))
+        chosen = Plan(config, tokens, flops)
+    else:
+        context = max(16, min(options.context, train_tokens - 2))  # a tiny corpus gets a shorter window
+        chosen = plan(budget, measure_flops(vocab_size, context), vocab_size, context, train_tokens)
+    context = chosen.config.context
     steps = max(1, chosen.tokens // (BATCH_SIZE * context))
     record = {
         "config": asdict(chosen.config),
@@ -163,6 +176,9 @@ def run_training(
     chosen, steps = load_or_make_plan(options, data.tokenizer.vocab_size, len(data.train))
     config = chosen.config
     model = GPT(config)
+    if options.base is not None:
+        model = GPT.load(options.base)
+        add_lora(model, options.lora_rank)  # only the adapters learn; merged before saving
     held_out = list(data.validation.windows(config.context, limit=32))
     if not held_out:
         raise ValueError("the held-out documents are shorter than one training window")
@@ -171,12 +187,15 @@ def run_training(
         TrainConfig(steps=steps, warmup_steps=min(100, max(1, steps // 10)), eval_every=max(1, steps // 20)),
         lambda rng: data.train.batch(BATCH_SIZE, config.context, rng),
         lambda m: mean_loss(m, held_out),
-        checkpoint_dir=options.out / "checkpoint",
+        # Adapter runs are short and not resumed: their layers differ from a saved model's.
+        checkpoint_dir=None if options.base is not None else options.out / "checkpoint",
         seed=options.seed,
     )
     pretrain_share, distill_share, finetune_share = options.shares
     remaining = max(1.0, options.budget_s * pretrain_share - (time.monotonic() - started))
     state = trainer.run(progress, max_seconds=remaining)
+    if options.base is not None:
+        merge_lora(model)
     model_dir = options.out / "model"
     model.save(model_dir)
     data.tokenizer.save(model_dir)

@@ -40,8 +40,14 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         pretrain_only: Annotated[
             bool, typer.Option("--pretrain-only", help="Skip the fine-tuning stage.")
         ] = False,
+        base: Annotated[
+            Path | None,
+            typer.Option(help="Re-tune this trained model folder on the collections, with LoRA adapters."),
+        ] = None,
+        lora_rank: Annotated[int, typer.Option(min=1, max=256, help="Rank of the LoRA adapters.")] = 8,
     ) -> None:
-        """Pretrain a small transformer on the collections; stop any time, run again to continue."""
+        """Train a small transformer on the collections (or re-tune one with --base), then fine-tune it
+        on question-answer examples; stop any time, run again to continue."""
         from app.training import TrainOptions, run_training
         from generator.gpt.sizing import budget_seconds
         from generator.gpt.train import Progress as Step
@@ -51,9 +57,12 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         folder = out or settings.data_dir / "models" / ("gpt-" + "-".join(sorted(collection)))
         if qa is not None and not qa.is_file():
             raise FileNotFoundError(f"no such examples file: {qa}")
+        if base is not None and not (base / "config.json").is_file():
+            raise FileNotFoundError(f"{base} holds no trained Citewise model (no config.json)")
         options = TrainOptions(
             tuple(collection), seconds, folder.expanduser().resolve(), vocab, context,
             finetune=not pretrain_only, qa_file=qa, teacher=teacher, distill=distill,
+            base=base.expanduser().resolve() if base else None, lora_rank=lora_rank,
         )  # fmt: skip
         bar = Progress(
             TextColumn("[bold]train[/]"),

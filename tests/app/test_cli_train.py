@@ -113,3 +113,40 @@ def test_fine_tuning_on_the_users_examples(capsys, library: Path, tmp_path: Path
     assert [e["question"] for e in examples][:2] and examples[-1]["reply"] == "The documents do not say."
     missing = run_cli(capsys, "train", "-c", "ops", "--qa", str(tmp_path / "none.jsonl"))
     assert missing.code == 1 and "no such examples file" in missing.err
+
+
+def test_lora_re_tuning_on_new_documents_keeps_the_vocabulary(capsys, library: Path, tmp_path: Path) -> None:
+    assert run_cli(capsys, "ingest", str(library), "-c", "ops").code == 0
+    base = tmp_path / "base"
+    common = ("--vocab", "500", "--context", "256", "--pretrain-only")
+    assert run_cli(capsys, "train", "-c", "ops", "--budget", "10s", "--out", str(base), *common).code == 0
+    news = tmp_path / "news"
+    news.mkdir()
+    for number in range(10):
+        lines = [f"# Release notes {number}", ""]
+        lines += [
+            f"Version {number}.{i} fixes the {TOPICS[i % 8]} timeout on host {i % 7}." for i in range(50)
+        ]
+        (news / f"release-{number}.md").write_text("\n".join(lines) + "\n")
+    assert run_cli(capsys, "ingest", str(news), "-c", "releases").code == 0
+    tuned = tmp_path / "tuned"
+    result = run_cli(
+        capsys, "train", "-c", "releases", "--budget", "10s", "--out", str(tuned),
+        "--base", str(base / "model"), "--lora-rank", "4", "--pretrain-only",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert (tuned / "model" / "tokenizer.json").read_text() == (base / "model" / "tokenizer.json").read_text()
+    assert json.loads((tuned / "model" / "config.json").read_text()) == json.loads(
+        (base / "model" / "config.json").read_text()
+    )
+    assert "perplexity" in result.out
+    from generator.gpt.dataset import TokenFile
+    from generator.gpt.model import GPT
+    from generator.gpt.train import mean_loss
+
+    windows = list(TokenFile(tuned / "data" / "validation.bin").windows(256, limit=8))
+    before = mean_loss(GPT.load(base / "model"), windows)
+    after = mean_loss(GPT.load(tuned / "model"), windows)
+    assert after < before  # the adapters learned the new documents
+    missing = run_cli(capsys, "train", "-c", "releases", "--base", str(tmp_path / "nothing"))
+    assert missing.code == 1 and "no trained Citewise model" in missing.err
