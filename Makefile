@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search bench-answers bench-load clean-venv
+.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search bench-answers bench-load bench-train clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -41,6 +41,10 @@ bench-search: install
 
 bench-load: install
 	$(BIN)/python bench/load.py
+
+# Trains Citewise's own model for an hour (and lets the teacher write examples): run it on its own.
+bench-train: install
+	$(BIN)/python bench/train.py
 
 # Includes the 1.5B "quality" model, an optional extra.
 bench-answers: install

@@ -1,0 +1,207 @@
+"""Citewise's own model, trained within a CPU budget on a real corpus, against the extractive
+backend and the teacher model.
+
+The corpus: reStructuredText sources of Debian's ``python3.11-doc`` (a sample of a few MB),
+ingested with the real embedder. ``citewise train``'s own code then prepares the data, sizes the
+model from the budget, pretrains, distils question-answer examples with the teacher and fine-tunes.
+Reported: training tokens/s, the validation loss curve (PNG), inference tokens/s fp32 vs int8 vs
+the teacher, and answer F1 plus citation-check pass rate on the held-out distilled questions,
+asked through the real answer pipeline, for the trained model, ``extractive`` and the teacher.
+
+    .venv/bin/python bench/train.py [--budget 60m] [--megabytes 4] [--distill 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.services import build_answer_pipeline, build_generator, build_knowledge_base, build_pipeline  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.training import TrainOptions, run_training  # noqa: E402
+from app.training_data import Labeled  # noqa: E402
+from app.training_finetune import EXAMPLES_FILE, evaluate, split_held_out  # noqa: E402
+from bench.data import RESULTS, fetch_debian, python_docs_dir, write_results  # noqa: E402
+from generator.base import GenerationOptions, Generator  # noqa: E402
+from generator.gpt.finetune import read_jsonl  # noqa: E402
+from generator.gpt.sizing import budget_seconds  # noqa: E402
+from retriever.search import SearchFilters  # noqa: E402
+
+COLLECTION = "python-docs"
+
+
+def sample_corpus(target: Path, megabytes: float, seed: int) -> int:
+    """Copy randomly chosen rst sources until ``megabytes`` are reached; returns the file count."""
+    sources = sorted(python_docs_dir(fetch_debian()).glob("_sources/**/*.rst.txt"))
+    random.Random(seed).shuffle(sources)
+    target.mkdir(parents=True)
+    total, count = 0, 0
+    for source in sources:
+        if total >= megabytes * 2**20:
+            break
+        shutil.copy2(source, target / f"{count:04d}-{source.name}")
+        total += source.stat().st_size
+        count += 1
+    return count
+
+
+def decode_speed(generator: Generator, prompts: list, tokens: int = 64) -> float:
+    """Generated tokens per second (pieces as tokens) over ``prompts``, no stop sequence."""
+    generator.warm_up()
+    produced, elapsed = 0, 0.0
+    for messages in prompts:
+        started = time.perf_counter()
+        produced += sum(1 for _ in generator.stream(messages, GenerationOptions(max_tokens=tokens)))
+        elapsed += time.perf_counter() - started
+    return produced / elapsed if elapsed else 0.0
+
+
+def loss_plot(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in history]
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.plot(steps, [r["train_loss"] for r in history], alpha=0.35, label="training batch")
+    validation = [(r["step"], r["val_loss"]) for r in history if "val_loss" in r]
+    axis.plot(*zip(*validation, strict=True), marker="o", label="validation (held-out documents)")
+    axis.set_xlabel("step")
+    axis.set_ylabel("cross-entropy (nats/token)")
+    axis.set_title("Citewise GPT pretraining on python3.11-doc")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--budget", default="60m")
+    parser.add_argument("--megabytes", type=float, default=4.0)
+    parser.add_argument("--distill", type=int, default=300)
+    parser.add_argument("--teacher", default="qwen2.5-0.5b")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--speed-prompts", type=int, default=10)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="citewise-train-"))
+    try:
+        files = sample_corpus(work / "corpus", args.megabytes, args.seed)
+        settings = Settings(data_dir=work / "data", generator=args.teacher)
+        with build_knowledge_base(settings) as kb:
+            kb.open(writable=True)
+            build_pipeline(settings, kb, collection=COLLECTION).run([work / "corpus"])
+        with build_knowledge_base(settings) as kb:
+            kb.open()
+            options = TrainOptions(
+                (COLLECTION,),
+                budget_seconds(args.budget),
+                work / "run",
+                teacher=args.teacher,
+                distill=args.distill,
+            )
+            started = time.monotonic()
+            report = run_training(settings, kb, options)
+            wall_s = time.monotonic() - started
+            trainer_state = json.loads((options.out / "checkpoint" / "trainer.json").read_text())
+            history = trainer_state["history"]
+            examples = [Labeled.from_record(r) for r in read_jsonl(options.out / EXAMPLES_FILE)]
+            _, held_out = split_held_out(examples, options.seed)
+            filters = SearchFilters(collections=(COLLECTION,))
+            specs = {
+                "trained (fp32)": f"gpt:{report.model_dir}",
+                "extractive": "extractive",
+                "teacher": args.teacher,
+            }
+            quality, speed = {}, {}
+            prompts = [list(x.example.messages) for x in held_out[: args.speed_prompts]]
+            for name, spec in specs.items():
+                generator = build_generator(settings, spec)
+                generator.warm_up()
+                pipeline = build_answer_pipeline(settings, kb, generator, filters=filters)
+                quality[name] = evaluate(pipeline, held_out).__dict__
+                print(name, quality[name], flush=True)
+            for name, spec in (
+                ("trained fp32", f"gpt:{report.model_dir}"),
+                ("trained int8", f"gpt-int8:{report.model_dir}"),
+                ("teacher", args.teacher),
+            ):
+                speed[name] = round(decode_speed(build_generator(settings, spec), prompts), 1)
+                print(name, speed[name], "tok/s", flush=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        loss_plot(history, RESULTS / "train-loss.png")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    fields = {
+        "files": files,
+        "budget_s": options.budget_s,
+        "wall_s": round(wall_s, 1),
+        "plan": report.plan,
+        "documents": report.documents,
+        "train_tokens": report.train_tokens,
+        "steps": [report.steps_done, report.steps_planned],
+        "pretrain_seconds": round(report.seconds, 1),
+        "training_tokens_per_s": round(trainer_state["tokens"] / max(report.seconds, 1e-9)),
+        "validation_loss": round(report.validation_loss, 4),
+        "perplexity": round(report.perplexity, 2),
+        "examples": report.finetune.__dict__ if report.finetune else None,
+        "held_out_questions": len(held_out),
+        "quality": quality,
+        "decode_tokens_per_s": speed,
+        "int8_vs_fp32": round(speed["trained int8"] / speed["trained fp32"], 2)
+        if speed["trained fp32"]
+        else None,
+        "trained_vs_teacher": round(speed["trained fp32"] / speed["teacher"], 2)
+        if speed["teacher"]
+        else None,
+    }
+    write_results("train", "citewise-train", fields, markdown(fields))
+
+
+def markdown(fields: dict) -> str:
+    rows = ["| backend | answer F1 | citation pass | declines right |", "|---|---|---|---|"]
+    for name, q in fields["quality"].items():
+        rows.append(
+            f"| {name} | {q['answer_f1']:.3f} | {q['citation_pass']:.0%} | {q['abstain_right']:.0%} |"
+        )
+    speed = fields["decode_tokens_per_s"]
+    return "\n".join(
+        [
+            "# Training benchmark: Citewise's own model on python3.11-doc",
+            "",
+            f"{fields['files']} rst files, {fields['documents']} documents, "
+            f"{fields['train_tokens']:,} training tokens; budget {fields['budget_s'] / 60:.0f} min "
+            f"(wall {fields['wall_s'] / 60:.1f} min).",
+            f"Model: {fields['plan']}; {fields['steps'][0]} of {fields['steps'][1]} steps in "
+            f"{fields['pretrain_seconds']:.0f} s ({fields['training_tokens_per_s']:,} training tokens/s "
+            "on 2 cores); "
+            f"validation loss {fields['validation_loss']} "
+            f"(perplexity {fields['perplexity']}). Loss curve: `bench/results/train-loss.png`.",
+            "",
+            f"Held-out distilled questions: {fields['held_out_questions']}",
+            "",
+            *rows,
+            "",
+            "Decode speed (tokens/s): "
+            + ", ".join(f"{k} {v}" for k, v in speed.items())
+            + f"; int8/fp32 {fields['int8_vs_fp32']}, trained/teacher {fields['trained_vs_teacher']}.",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
