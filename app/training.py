@@ -179,9 +179,10 @@ def run_training(
     if options.base is not None:
         model = GPT.load(options.base)
         add_lora(model, options.lora_rank)  # only the adapters learn; merged before saving
-    held_out = list(data.validation.windows(config.context, limit=32))
+    # Short held-out documents are scored in shorter windows rather than refused.
+    held_out = list(data.validation.windows(min(config.context, len(data.validation) - 1), limit=32))
     if not held_out:
-        raise ValueError("the held-out documents are shorter than one training window")
+        raise ValueError("the held-out documents hold no text to score the model on")
     trainer = Trainer(
         model,
         TrainConfig(steps=steps, warmup_steps=min(100, max(1, steps // 10)), eval_every=max(1, steps // 20)),
@@ -193,6 +194,7 @@ def run_training(
     )
     pretrain_share, distill_share, finetune_share = options.shares
     remaining = max(1.0, options.budget_s * pretrain_share - (time.monotonic() - started))
+    step_before = trainer.state.step
     state = trainer.run(progress, max_seconds=remaining)
     if options.base is not None:
         merge_lora(model)
@@ -211,7 +213,7 @@ def run_training(
             passages=[p.text for p in train_passages], distill_count=options.distill,
             distill_seconds=options.budget_s * distill_share,
             finetune_seconds=options.budget_s * finetune_share,
-            progress=progress, seed=options.seed,
+            progress=progress, seed=options.seed, restart=state.step > step_before,
         )  # fmt: skip
     return TrainReport(
         model_dir=model_dir,

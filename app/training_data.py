@@ -23,7 +23,7 @@ from generator.citations import check_answer
 from generator.gpt.finetune import QAExample
 from generator.prompt import NOT_IN_DOCUMENTS
 
-UNANSWERABLE = {"", "unknown", NOT_IN_DOCUMENTS.lower()}
+UNANSWERABLE = {"", "unknown", NOT_IN_DOCUMENTS.rstrip(".").lower()}
 TEACHER_PROMPT = (
     "Write one question that the passage answers, and its answer: at most six words copied exactly "
     "from the passage. Reply in two lines:\nQuestion: <the question>\nAnswer: <the answer>"
@@ -70,6 +70,18 @@ def reply_for(read: ReadPlan, answer: str) -> str:
     return NOT_IN_DOCUMENTS
 
 
+def prompt_or_none(pipeline: AnswerPipeline, question: str, out: ExampleSet) -> ReadPlan | None:
+    """The pipeline's prompt, or None (counted) when the model would not be asked or it cannot fit."""
+    try:
+        read = pipeline.prompt_for(question)
+    except ValueError:  # the question alone does not fit the model's window
+        out.counts["too long for the model's window"] += 1
+        return None
+    if read is None:
+        out.counts["retrieval too weak to ask the model"] += 1
+    return read
+
+
 def from_records(pipeline: AnswerPipeline, records: Sequence[dict]) -> ExampleSet:
     out = ExampleSet()
     for record in records:
@@ -77,9 +89,8 @@ def from_records(pipeline: AnswerPipeline, records: Sequence[dict]) -> ExampleSe
         if not question:
             out.counts["no question"] += 1
             continue
-        read = pipeline.prompt_for(question)
+        read = prompt_or_none(pipeline, question, out)
         if read is None:
-            out.counts["retrieval too weak to ask the model"] += 1
             continue
         reply = reply_for(read, answer)
         out.counts["declines" if reply == NOT_IN_DOCUMENTS else "answers"] += 1
@@ -129,9 +140,8 @@ def distill(
         ):
             out.counts["answer not copied from the passage"] += 1
             continue
-        read = pipeline.prompt_for(question)
+        read = prompt_or_none(pipeline, question, out)
         if read is None:
-            out.counts["retrieval too weak to ask the model"] += 1
             continue
         reply = reply_for(read, answer)
         if reply == NOT_IN_DOCUMENTS and out.counts["declines"] + 1 > max_decline_share * count:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,11 +72,13 @@ def gather(
     """The examples, from the user's file or distilled; saved in OUT and reused by a later run."""
     saved = out / EXAMPLES_FILE
     if saved.is_file():
-        return ExampleSet([Labeled.from_record(r) for r in read_jsonl(saved)])
+        examples = [Labeled.from_record(r) for r in read_jsonl(saved)]
+        kinds = Counter("declines" if x.example.reply == NOT_IN_DOCUMENTS else "answers" for x in examples)
+        return ExampleSet(examples, kinds)
     if qa_file is not None:
         found = from_records(pipeline, read_jsonl(qa_file))
-    else:
-        teaching = build_generator(settings, teacher)
+    else:  # named explicitly, so a missing teacher is an error, never a silent fallback
+        teaching = build_generator(settings, teacher or settings.generator)
         teaching.warm_up()
         found = distill(pipeline, teaching, passages, count, seconds, seed)
     write_jsonl(saved, [labeled.as_record() for labeled in found.examples])
@@ -150,9 +154,13 @@ def run_stage(
     finetune_seconds: float,
     progress: Callable[[Progress], None] | None = None,
     seed: int = 0,
+    restart: bool = False,
 ) -> FinetuneReport:
-    """Examples, fine-tuning, the saved model, and the evaluation; the model is saved to ``model_dir``."""
+    """Examples, fine-tuning, the saved model, and the evaluation; the model is saved to ``model_dir``.
+    ``restart`` discards an earlier fine-tuning checkpoint (the pretrained weights moved on since)."""
     started = time.monotonic()
+    if restart:
+        shutil.rmtree(out / "checkpoint-sft", ignore_errors=True)
     pipeline = student_pipeline(settings, kb, model_dir, collections)
     found = gather(
         settings, pipeline, out, qa_file=qa_file, teacher=teacher, passages=passages,

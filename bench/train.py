@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +132,7 @@ def main() -> None:
                 generator = build_generator(settings, spec)
                 generator.warm_up()
                 pipeline = build_answer_pipeline(settings, kb, generator, filters=filters)
-                quality[name] = evaluate(pipeline, held_out).__dict__
+                quality[name] = asdict(evaluate(pipeline, held_out))
                 print(name, quality[name], flush=True)
             for name, spec in (
                 ("trained fp32", f"gpt:{report.model_dir}"),
@@ -157,7 +158,7 @@ def main() -> None:
         "training_tokens_per_s": round(trainer_state["tokens"] / max(report.seconds, 1e-9)),
         "validation_loss": round(report.validation_loss, 4),
         "perplexity": round(report.perplexity, 2),
-        "examples": report.finetune.__dict__ if report.finetune else None,
+        "examples": asdict(report.finetune) if report.finetune else None,
         "held_out_questions": len(held_out),
         "quality": quality,
         "decode_tokens_per_s": speed,

@@ -24,7 +24,9 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
             Path | None, typer.Option(help="Output folder (default: <data dir>/models/gpt-<collections>).")
         ] = None,
         vocab: Annotated[int, typer.Option(min=300, max=65_000, help="Tokenizer vocabulary size.")] = 4096,
-        context: Annotated[int, typer.Option(min=64, max=4096, help="Tokens the model reads at once.")] = 512,
+        context: Annotated[
+            int, typer.Option(min=256, max=4096, help="Tokens the model reads at once.")
+        ] = 512,
         qa: Annotated[
             Path | None,
             typer.Option(
@@ -54,7 +56,12 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
 
         settings = settings_of()
         seconds = budget_seconds(budget)
-        folder = out or settings.data_dir / "models" / ("gpt-" + "-".join(sorted(collection)))
+        name = "gpt-" + "-".join(sorted(collection))
+        if base is not None and out is None:  # never re-tune into the base model's own folder
+            name = f"{base.expanduser().resolve().parent.name}+{'-'.join(sorted(collection))}"
+        folder = out or settings.data_dir / "models" / name
+        if base is not None and folder.expanduser().resolve() == base.expanduser().resolve().parent:
+            raise ValueError("--out must be another folder than the base model's own")
         if qa is not None and not qa.is_file():
             raise FileNotFoundError(f"no such examples file: {qa}")
         if base is not None and not (base / "config.json").is_file():

@@ -72,8 +72,3 @@ def merge_lora(model: nn.Module) -> int:
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return merged
-
-
-def lora_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Only the adapter weights: what a re-tuning run needs to save."""
-    return {k: v for k, v in model.state_dict().items() if ".lora_a" in k or ".lora_b" in k}

@@ -15,7 +15,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from generator.base import Message
 
 TOKENIZER_FILE = "tokenizer.json"
-END_OF_TEXT = "<|endoftext|>"  # between documents in pretraining
+END_OF_TEXT = "<|endoftext|>"  # after each passage in pretraining
 END_OF_TURN = "<|end|>"
 ROLE_TOKENS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assistant|>"}
 SPECIAL_TOKENS = (END_OF_TEXT, END_OF_TURN, *ROLE_TOKENS.values())

@@ -37,3 +37,21 @@ def test_teacher_replies_are_parsed_or_refused() -> None:
     )
     assert parse_teacher('  Question: When?\n  Answer: "at noon"') == ("When?", "at noon")
     assert parse_teacher("Here is a question about the passage.") is None
+
+
+def test_a_question_too_long_for_the_window_is_counted_not_fatal() -> None:
+    from app.training_data import from_records
+
+    class Cramped:
+        def prompt_for(self, question: str):
+            raise ValueError("the question alone needs 900 tokens")
+
+    found = from_records(Cramped(), [{"question": "a very long question", "answer": "x"}])  # type: ignore[arg-type]
+    assert found.examples == [] and found.counts["too long for the model's window"] == 1
+
+
+def test_the_decline_phrase_as_an_answer_is_a_decline() -> None:
+    assert (
+        reply_for(read("The documents do not say. Lunch is at noon."), "The documents do not say.")
+        == NOT_IN_DOCUMENTS
+    )
