@@ -17,19 +17,18 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.answer_scores import strip_citations
 from app.answering import AnswerPipeline, ReadPlan
 from generator.base import GenerationOptions, Generator, Message
 from generator.citations import check_answer
 from generator.gpt.finetune import QAExample
-from generator.prompt import NOT_IN_DOCUMENTS
+from generator.prompt import NOT_IN_DOCUMENTS, Passage, build_messages
 
 UNANSWERABLE = {"", "unknown", NOT_IN_DOCUMENTS.rstrip(".").lower()}
 TEACHER_PROMPT = (
-    "Write one question that the passage answers, and its answer: at most six words copied exactly "
-    "from the passage. Reply in two lines:\nQuestion: <the question>\nAnswer: <the answer>"
+    "Write one short question that the passage answers with a few of its words. Reply with the question only."
 )
-_QUESTION = re.compile(r"^\s*Question:\s*(.+?)\s*$", re.MULTILINE)
-_ANSWER = re.compile(r"^\s*Answer:\s*(.+?)\s*$", re.MULTILINE)
+_QUESTION = re.compile(r"^\s*(?:Question:\s*)?(.+?\?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +97,19 @@ def from_records(pipeline: AnswerPipeline, records: Sequence[dict]) -> ExampleSe
     return out
 
 
-def parse_teacher(text: str) -> tuple[str, str] | None:
-    question, answer = _QUESTION.search(text), _ANSWER.search(text)
-    if not question or not answer:
-        return None
-    return question.group(1), answer.group(1).strip().strip('"').rstrip(".")
+def parse_question(text: str) -> str | None:
+    """The first line of the teacher's reply that is a question (a "Question:" label is dropped)."""
+    found = _QUESTION.search(text)
+    return found.group(1).strip().strip('"') if found else None
+
+
+def teacher_answer(teacher: Generator, question: str, passage: str) -> str | None:
+    """The teacher answers its own question from the passage alone, with the answer prompt every
+    backend gets (short, copied, cited); None when it declines."""
+    messages = build_messages(question, [Passage(1, passage)])
+    text = teacher.generate(messages, GenerationOptions(max_tokens=32, stop=("\n",))).text
+    answer = strip_citations(text).strip().strip('"').rstrip(".").strip()
+    return None if not answer or NOT_IN_DOCUMENTS.rstrip(".").casefold() in answer.casefold() else answer
 
 
 def distill(
@@ -122,22 +129,17 @@ def distill(
     order = list(passages)
     random.Random(seed).shuffle(order)
     deadline = time.monotonic() + seconds
-    options = GenerationOptions(max_tokens=80, stop=("\n\n",))
+    options = GenerationOptions(max_tokens=48, stop=("\n",))
     for text in order:
         if len(out.examples) >= count or time.monotonic() > deadline:
             break
         written = teacher.generate([Message("system", TEACHER_PROMPT), Message("user", text)], options).text
-        parsed = parse_teacher(written)
-        if parsed is None:
-            out.counts["teacher reply not in the format"] += 1
+        question = parse_question(written)
+        if question is None:
+            out.counts["teacher wrote no question"] += 1
             continue
-        question, answer = parsed
-        if (
-            not question.endswith("?")
-            or not answer
-            or len(answer.split()) > 8
-            or answer.casefold() not in text.casefold()
-        ):
+        answer = teacher_answer(teacher, question, text)
+        if answer is None or len(answer.split()) > 8 or answer.casefold() not in text.casefold():
             out.counts["answer not copied from the passage"] += 1
             continue
         read = prompt_or_none(pipeline, question, out)

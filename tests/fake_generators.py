@@ -98,7 +98,8 @@ def passage_copier(**options: object) -> PassageCopier:
 
 
 class PassageTeacher(ScriptedGenerator):
-    """A distilling teacher: asks which command a passage's first "run X" step runs."""
+    """A distilling teacher: asked for a question, it asks which command a passage's first
+    "run X" step runs; asked to answer (the answer prompt), it copies that command, cited."""
 
     def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
         import re
@@ -108,7 +109,9 @@ class PassageTeacher(ScriptedGenerator):
         if not found:
             return "I cannot think of a question."
         step, command, host = found.groups()
-        return f"Question: Which command runs on host {host} in step {step}?\nAnswer: {command}"
+        if messages[0].content.startswith("Write one short question"):
+            return f"Which command runs on host {host} in step {step}?"
+        return f"{command} [1]"
 
 
 def passage_teacher(**options: object) -> PassageTeacher:

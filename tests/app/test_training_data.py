@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.answering import ReadPlan
-from app.training_data import parse_teacher, reply_for
+from app.training_data import parse_question, reply_for
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan
 
 
@@ -30,13 +30,22 @@ def test_only_the_shown_sentences_count() -> None:
     assert reply_for(ReadPlan(PromptPlan([], [passage]), [], []), "in the safe") == NOT_IN_DOCUMENTS
 
 
-def test_teacher_replies_are_parsed_or_refused() -> None:
-    assert parse_teacher("Question: Where is the key?\nAnswer: in the safe.") == (
-        "Where is the key?",
-        "in the safe",
+def test_the_teachers_question_is_found_or_refused() -> None:
+    assert parse_question("Question: Where is the key?\nAnswer: in the safe.") == "Where is the key?"
+    assert parse_question("What does the zipfile module do?") == "What does the zipfile module do?"
+    assert parse_question("Here is a question about the passage.") is None
+
+
+def test_the_teacher_answers_with_the_answer_prompt() -> None:
+    from app.training_data import teacher_answer
+    from tests.fake_generators import ScriptedGenerator
+
+    teacher = ScriptedGenerator(replies=["in the office safe [1].", "The documents do not say."])
+    assert (
+        teacher_answer(teacher, "Where is the key?", "The key is in the office safe.") == "in the office safe"
     )
-    assert parse_teacher('  Question: When?\n  Answer: "at noon"') == ("When?", "at noon")
-    assert parse_teacher("Here is a question about the passage.") is None
+    assert teacher.calls[0][0][-1].content.endswith("Question: Where is the key?\nAnswer:")
+    assert teacher_answer(teacher, "Who?", "Nothing here.") is None
 
 
 def test_a_question_too_long_for_the_window_is_counted_not_fatal() -> None:
