@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from app.answer_scores import strip_citations
+from app.answer_scores import normalize, strip_citations
 from app.answering import AnswerPipeline, ReadPlan
 from generator.base import GenerationOptions, Generator, Message
 from generator.citations import check_answer
@@ -60,11 +60,11 @@ class ExampleSet:
 def reply_for(read: ReadPlan, answer: str) -> str:
     """The reply a grounded model gives: the answer cited to the first shown passage containing it,
     or the plain decline when no passage shown contains it."""
-    wanted = answer.strip().rstrip(".").casefold()
-    if wanted in UNANSWERABLE:
+    if answer.strip().rstrip(".").casefold() in UNANSWERABLE:
         return NOT_IN_DOCUMENTS
+    wanted = normalize(answer)  # case, punctuation and markup such as ``code`` do not count
     for passage in read.plan.passages:
-        if wanted and wanted in passage.visible_text().casefold():
+        if wanted and wanted in normalize(passage.visible_text()):
             return f"{answer.strip().rstrip('.')} [{passage.number}]"
     return NOT_IN_DOCUMENTS
 
@@ -139,7 +139,7 @@ def distill(
             out.counts["teacher wrote no question"] += 1
             continue
         answer = teacher_answer(teacher, question, text)
-        if answer is None or len(answer.split()) > 8 or answer.casefold() not in text.casefold():
+        if answer is None or len(answer.split()) > 8 or normalize(answer) not in normalize(text):
             out.counts["answer not copied from the passage"] += 1
             continue
         read = prompt_or_none(pipeline, question, out)
