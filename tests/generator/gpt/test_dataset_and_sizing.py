@@ -76,4 +76,4 @@ def test_bad_budgets_are_refused(text: str) -> None:
 def test_a_small_corpus_caps_the_model_and_the_tokens() -> None:
     roomy = plan(3600, 5e10, vocab_size=4096, context=256)
     capped = plan(3600, 5e10, vocab_size=4096, context=256, corpus_tokens=100_000)
-    assert capped.tokens == 400_000 and capped.config.parameters < roomy.config.parameters
+    assert capped.tokens == 1_600_000 and capped.config.parameters < roomy.config.parameters
