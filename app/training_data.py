@@ -91,10 +91,14 @@ def from_records(pipeline: AnswerPipeline, records: Sequence[dict]) -> ExampleSe
         read = prompt_or_none(pipeline, question, out)
         if read is None:
             continue
-        reply = reply_for(read, answer)
-        out.counts["declines" if reply == NOT_IN_DOCUMENTS else "answers"] += 1
-        out.examples.append(Labeled(QAExample(tuple(read.plan.messages), reply), question, answer))
+        keep(out, read, reply_for(read, answer), question, answer)
     return out
+
+
+def keep(out: ExampleSet, read: ReadPlan, reply: str, question: str, answer: str) -> None:
+    """Record one example in the pipeline's prompt, counted as an answer or a decline."""
+    out.counts["declines" if reply == NOT_IN_DOCUMENTS else "answers"] += 1
+    out.examples.append(Labeled(QAExample(tuple(read.plan.messages), reply), question, answer))
 
 
 def parse_question(text: str) -> str | None:
@@ -156,6 +160,5 @@ def distill(
             if not checked or not all(sentence.supported for sentence in checked):
                 out.counts["citation check failed"] += 1
                 continue
-        out.counts["declines" if reply == NOT_IN_DOCUMENTS else "answers"] += 1
-        out.examples.append(Labeled(QAExample(tuple(read.plan.messages), reply), question, answer))
+        keep(out, read, reply, question, answer)
     return out
