@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import numpy as np
+
 from app.self_repair import repair_question
 from generator.base import GenerationOptions, Generator, Message, ReplyScorer
 from generator.citations import (
@@ -114,7 +116,7 @@ class AnswerPipeline:
         self.generator = generator
         self.options = options or AnswerOptions()
         self.embed = embed
-        self._similarity = similarity or self._dense_similarity
+        self._similarity = similarity  # None: cosine of the query's embedding and the passages'
 
     def ask(self, question: str, history: Sequence[Message] = ()) -> Answer:
         events = list(self.stream(question, history))
@@ -183,24 +185,36 @@ class AnswerPipeline:
         )
         yield AnswerEvent("answer", answer=answer)
 
-    def prompt_for(self, question: str) -> ReadPlan | None:
+    def prompt_for(self, question: str, query_vector: np.ndarray | None = None) -> ReadPlan | None:
         """The prompt the model would get for ``question`` (without history), or None when the
         pipeline would abstain before asking the model. Fine-tuning data is built with it, so a
-        trained model learns on exactly the prompts it will answer."""
+        trained model learns on exactly the prompts it will answer. ``query_vector``: the
+        question's embedding, when made in a batch with others (``query_vectors``)."""
         options = self.options
         asked = repair_question(question.strip()) if options.repair_questions else question.strip()
-        hits, best = self._retrieve(question)
+        hits, best = self._retrieve(question, query_vector)
         if not hits or best < options.min_retrieval_similarity:
             return None
         return self._read(asked, hits)
 
-    def _retrieve(self, query: str) -> tuple[list[SearchHit], float]:
-        """The top passages, and the best similarity among the first three (the abstain test)."""
+    def query_vectors(self, questions: Sequence[str]) -> np.ndarray:
+        """The retrieval embeddings of many questions at once, for ``prompt_for``."""
+        return self.kb.embedder.embed_queries(questions)
+
+    def _retrieve(self, query: str, vector: np.ndarray | None = None) -> tuple[list[SearchHit], float]:
+        """The top passages, and the best similarity among the first three (the abstain test).
+        The query is embedded once, for the dense search and the similarity both."""
         options = self.options
+        if vector is None and (options.mode is not SearchMode.SPARSE or self._similarity is None):
+            vector = self.kb.embedder.embed_query(query)
         hits = search(
-            self.kb, query, k=options.k, mode=options.mode, filters=options.filters, weights=options.weights
-        )
-        return hits, max(self._similarity(query, hits[:3]), default=0.0)
+            self.kb, query, k=options.k, mode=options.mode, filters=options.filters,
+            weights=options.weights, query_vector=vector,
+        )  # fmt: skip
+        if self._similarity is not None:
+            return hits, max(self._similarity(query, hits[:3]), default=0.0)
+        assert vector is not None
+        return hits, max(self._dense_similarity(vector, hits[:3]), default=0.0)
 
     def _read(self, asked: str, hits: list[SearchHit]) -> ReadPlan:
         """What the model reads: the most relevant sentences of the passages, renumbered, fitted to
@@ -245,10 +259,9 @@ class AnswerPipeline:
             return math.inf, None
         return threshold, self.generator.reply_logprob(messages, NOT_IN_DOCUMENTS)
 
-    def _dense_similarity(self, question: str, hits: Sequence[SearchHit]) -> list[float]:
+    def _dense_similarity(self, query: np.ndarray, hits: Sequence[SearchHit]) -> list[float]:
         if not hits:
             return []
-        query = self.kb.embedder.embed_query(question)
         vectors = self.kb.index.vectors(
             [hit.chunk_id for hit in hits if self.kb.index.contains(hit.chunk_id)]
         )

@@ -46,15 +46,19 @@ class TrainOptions:
     qa_file: Path | None = None  # the user's examples; without it the teacher distils some
     teacher: str | None = None  # the distilling model; None = the configured answer model
     distill: int = 200  # most examples to distil
+    cloze: int = 20000  # most cloze examples made from the passages (app.training_cloze); 0 = none
     base: Path | None = None  # re-tune this trained model with LoRA adapters instead of starting anew
     lora_rank: int = 8
 
     @property
     def shares(self) -> tuple[float, float, float]:
-        """Shares of the budget for pretraining, distilling and fine-tuning."""
+        """Shares of the budget for pretraining, making examples (cloze and distilled) and fine-tuning.
+        Fine-tuning gets a large share: it is where the model learns to find and copy answers."""
         if not self.finetune:
             return 1.0, 0.0, 0.0
-        return (0.8, 0.0, 0.2) if self.qa_file else (0.6, 0.25, 0.15)
+        if self.qa_file:
+            return (0.6, 0.05, 0.35) if self.cloze else (0.8, 0.0, 0.2)
+        return 0.4, 0.3, 0.3
 
 
 @dataclass
@@ -196,6 +200,8 @@ def run_training(
     remaining = max(1.0, options.budget_s * pretrain_share - (time.monotonic() - started))
     step_before = trainer.state.step
     state = trainer.run(progress, max_seconds=remaining)
+    # A data-limited plan finishes before its share is used: fine-tuning gets the time left over.
+    unused = max(0.0, options.budget_s * pretrain_share - (time.monotonic() - started))
     if options.base is not None:
         merge_lora(model)
     model_dir = options.out / "model"
@@ -212,7 +218,8 @@ def run_training(
             collections=options.collections, qa_file=options.qa_file, teacher=options.teacher,
             passages=[p.text for p in train_passages], distill_count=options.distill,
             distill_seconds=options.budget_s * distill_share,
-            finetune_seconds=options.budget_s * finetune_share,
+            finetune_seconds=options.budget_s * finetune_share + unused, cloze_count=options.cloze,
+            tokens_per_s=state.tokens / state.seconds if state.seconds > 0 else None,
             progress=progress, seed=options.seed, restart=state.step > step_before,
         )  # fmt: skip
     return TrainReport(

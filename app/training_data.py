@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from app.answer_scores import normalize, strip_citations
 from app.answering import AnswerPipeline, ReadPlan
 from generator.base import GenerationOptions, Generator, Message
@@ -69,10 +71,12 @@ def reply_for(read: ReadPlan, answer: str) -> str:
     return NOT_IN_DOCUMENTS
 
 
-def prompt_or_none(pipeline: AnswerPipeline, question: str, out: ExampleSet) -> ReadPlan | None:
+def prompt_or_none(
+    pipeline: AnswerPipeline, question: str, out: ExampleSet, query_vector: np.ndarray | None = None
+) -> ReadPlan | None:
     """The pipeline's prompt, or None (counted) when the model would not be asked or it cannot fit."""
     try:
-        read = pipeline.prompt_for(question)
+        read = pipeline.prompt_for(question, query_vector)
     except ValueError:  # the question alone does not fit the model's window
         out.counts["too long for the model's window"] += 1
         return None
@@ -101,6 +105,16 @@ def keep(out: ExampleSet, read: ReadPlan, reply: str, question: str, answer: str
     out.examples.append(Labeled(QAExample(tuple(read.plan.messages), reply), question, answer))
 
 
+def over_decline_share(out: ExampleSet, reply: str, share: float) -> bool:
+    """Whether ``reply`` is a decline that would take declines past ``share`` of the examples kept
+    so far (counted when it would). The share is of what was kept, as time usually ends a run long
+    before its count of examples is reached."""
+    if reply != NOT_IN_DOCUMENTS or out.counts["declines"] + 1 <= share * (len(out.examples) + 1):
+        return False
+    out.counts["decline over the share"] += 1
+    return True
+
+
 def parse_question(text: str) -> str | None:
     """The first line of the teacher's reply that is a question (a "Question:" label is dropped)."""
     found = _QUESTION.search(text)
@@ -127,8 +141,9 @@ def distill(
 ) -> ExampleSet:
     """Up to ``count`` examples written by ``teacher`` within ``seconds``; each reply must pass the
     citation check against the prompt's passages (``pipeline.embed`` supplies the embeddings).
-    Declines (retrieval did not show the passage) are kept up to ``max_decline_share`` of the
-    examples, so the model learns to answer first and to decline when it must."""
+    Declines (retrieval did not show the passage) make at most ``max_decline_share`` of the
+    examples kept so far (the time may run out long before ``count``), so the model learns to
+    answer first and to decline when it must."""
     out = ExampleSet()
     order = list(passages)
     random.Random(seed).shuffle(order)
@@ -150,8 +165,7 @@ def distill(
         if read is None:
             continue
         reply = reply_for(read, answer)
-        if reply == NOT_IN_DOCUMENTS and out.counts["declines"] + 1 > max_decline_share * count:
-            out.counts["decline over the share"] += 1
+        if over_decline_share(out, reply, max_decline_share):
             continue
         if reply != NOT_IN_DOCUMENTS:
             checked = check_answer(

@@ -17,6 +17,7 @@ from app.answer_scores import strip_citations, token_f1
 from app.answering import AnswerPipeline
 from app.services import build_answer_pipeline, build_generator
 from app.settings import Settings
+from app.training_cloze import cloze_examples
 from app.training_data import ExampleSet, Labeled, distill, from_records
 from generator.gpt.backend import GPTGenerator
 from generator.gpt.finetune import encode, read_jsonl, sampler, write_jsonl
@@ -28,8 +29,11 @@ from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters
 
 EXAMPLES_FILE = "examples.jsonl"
+CLOZE_FILE = "cloze.jsonl"
 SFT_BATCH = 8
 MAX_EPOCHS = 8
+CLOZE_TIME_SHARE = 0.4  # of the examples' time; the rest is the teacher's
+ASKED_SHARE = 0.3  # of the fine-tuning draws: the teacher's or the user's examples, when cloze ones exist
 
 
 @dataclass
@@ -43,6 +47,7 @@ class QAEvaluation:
 @dataclass
 class FinetuneReport:
     examples: int = 0
+    cloze: int = 0
     held_out: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     steps: int = 0
@@ -85,6 +90,27 @@ def gather(
     return found
 
 
+def gather_cloze(
+    pipeline: AnswerPipeline, out: Path, passages: list[str], count: int, seconds: float, seed: int
+) -> ExampleSet:
+    """Cloze examples (``app.training_cloze``), saved in OUT and reused by a later run."""
+    saved = out / CLOZE_FILE
+    if saved.is_file():
+        return ExampleSet([Labeled.from_record(r) for r in read_jsonl(saved)])
+    found = cloze_examples(pipeline, passages, count, seconds, seed) if count else ExampleSet()
+    write_jsonl(saved, [labeled.as_record() for labeled in found.examples])
+    return found
+
+
+def weighted(asked: list[Labeled], cloze: list[Labeled]) -> list[Labeled]:
+    """The examples to draw from: asked ones repeated so they make about ``ASKED_SHARE`` of the
+    draws (they are few, and they are the questions people ask), cloze ones once."""
+    if not asked or not cloze:
+        return asked + cloze
+    repeats = max(1, round(ASKED_SHARE * len(cloze) / ((1 - ASKED_SHARE) * len(asked))))
+    return asked * repeats + cloze
+
+
 def finetune(
     model: GPT,
     tokenizer: CorpusTokenizer,
@@ -93,12 +119,18 @@ def finetune(
     checkpoint_dir: Path,
     progress: Callable[[Progress], None] | None = None,
     seed: int = 0,
+    tokens_per_s: float | None = None,
 ) -> int:
-    """Reply-only training on ``examples`` within ``seconds`` (at most a few epochs); returns steps."""
+    """Reply-only training on ``examples`` within ``seconds`` (at most a few epochs); returns steps.
+    With the training speed (``tokens_per_s``, from pretraining), the steps are as many as fit into
+    ``seconds``, so the learning rate has decayed when the time is up instead of being cut off."""
     encoded = [e for e in (encode(tokenizer, x.example, model.config.context) for x in examples) if e]
     if not encoded:
         return 0
     steps = max(1, MAX_EPOCHS * len(encoded) // SFT_BATCH)
+    if tokens_per_s:
+        mean_tokens = sum(len(e.ids) for e in encoded) / len(encoded)
+        steps = max(1, min(steps, int(0.8 * seconds * tokens_per_s / (SFT_BATCH * mean_tokens))))
     config = TrainConfig(
         steps=steps, learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=min(20, steps), eval_every=steps
     )
@@ -152,6 +184,8 @@ def run_stage(
     distill_count: int,
     distill_seconds: float,
     finetune_seconds: float,
+    cloze_count: int = 0,
+    tokens_per_s: float | None = None,
     progress: Callable[[Progress], None] | None = None,
     seed: int = 0,
     restart: bool = False,
@@ -162,16 +196,20 @@ def run_stage(
     if restart:
         shutil.rmtree(out / "checkpoint-sft", ignore_errors=True)
     pipeline = student_pipeline(settings, kb, model_dir, collections)
+    # With the user's examples there is no teacher: the examples' time is all cloze time.
+    cloze_seconds = 0.0 if not cloze_count else distill_seconds * (1.0 if qa_file else CLOZE_TIME_SHARE)
+    cloze = gather_cloze(pipeline, out, passages, cloze_count, cloze_seconds, seed)
     found = gather(
         settings, pipeline, out, qa_file=qa_file, teacher=teacher, passages=passages,
-        count=distill_count, seconds=distill_seconds, seed=seed,
+        count=distill_count, seconds=distill_seconds - cloze_seconds, seed=seed,
     )  # fmt: skip
     train, held_out = split_held_out(found.examples, seed)
-    report = FinetuneReport(len(found.examples), len(held_out), dict(found.counts))
-    if train:
+    report = FinetuneReport(len(found.examples), len(cloze.examples), len(held_out), dict(found.counts))
+    if train or cloze.examples:
         report.steps = finetune(
-            model, tokenizer, train, finetune_seconds, out / "checkpoint-sft", progress, seed
-        )
+            model, tokenizer, weighted(train, cloze.examples), finetune_seconds,
+            out / "checkpoint-sft", progress, seed, tokens_per_s,
+        )  # fmt: skip
         model.save(model_dir)
         tokenizer.save(model_dir)
     if held_out:

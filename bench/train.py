@@ -28,11 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_answer_pipeline, build_generator, build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.training import TrainOptions, run_training  # noqa: E402
-from app.training_data import Labeled  # noqa: E402
-from app.training_finetune import EXAMPLES_FILE, evaluate, split_held_out  # noqa: E402
+from app.training import TrainOptions, corpus_passages, run_training  # noqa: E402
+from app.training_data import Labeled, distill  # noqa: E402
+from app.training_finetune import EXAMPLES_FILE, evaluate, split_held_out, student_pipeline  # noqa: E402
 from bench.data import RESULTS, fetch_debian, python_docs_dir, write_results  # noqa: E402
 from generator.base import GenerationOptions, Generator  # noqa: E402
+from generator.gpt.backend import GPTGenerator  # noqa: E402
+from generator.gpt.dataset import deduplicate, split_by_document  # noqa: E402
 from generator.gpt.finetune import read_jsonl  # noqa: E402
 from generator.gpt.sizing import budget_seconds  # noqa: E402
 from retriever.search import SearchFilters  # noqa: E402
@@ -53,6 +55,27 @@ def sample_corpus(target: Path, megabytes: float, seed: int) -> int:
         total += source.stat().st_size
         count += 1
     return count
+
+
+def fresh_questions(
+    settings: Settings, kb, options: TrainOptions, report, teacher: str, count: int
+) -> list[Labeled]:
+    """More held-out questions, so the evaluation does not rest on a handful: the teacher distils
+    them after training, the same way, from training passages its run never reached (distillation
+    walks the passages in a fixed shuffled order, so the first ones it counted are skipped)."""
+    if count <= 0 or report.finetune is None:
+        return []
+    passages, _ = split_by_document(
+        deduplicate(corpus_passages(kb, options.collections)), options.validation_share, options.seed
+    )
+    order = [p.text for p in passages]
+    random.Random(options.seed).shuffle(order)
+    reached = sum(report.finetune.counts.values())
+    teaching = build_generator(settings, teacher)
+    teaching.warm_up()
+    pipeline = student_pipeline(settings, kb, report.model_dir, options.collections)
+    found = distill(pipeline, teaching, order[reached:], count, seconds=30.0 * count, seed=options.seed + 1)
+    return found.examples
 
 
 def decode_speed(generator: Generator, prompts: list, tokens: int = 64) -> float:
@@ -98,18 +121,27 @@ def main() -> None:
     parser.add_argument("--budget", default="60m")
     parser.add_argument("--megabytes", type=float, default=4.0)
     parser.add_argument("--distill", type=int, default=300)
+    parser.add_argument("--cloze", type=int, default=20000)
+    parser.add_argument("--eval-questions", type=int, default=40, help="extra held-out questions")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (run, examples)")
+    parser.add_argument("--work", type=Path, help="reuse a kept work folder (corpus, knowledge base)")
     parser.add_argument("--teacher", default="qwen2.5-0.5b")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--speed-prompts", type=int, default=10)
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="citewise-train-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="citewise-train-"))
     try:
-        files = sample_corpus(work / "corpus", args.megabytes, args.seed)
         settings = Settings(data_dir=work / "data", generator=args.teacher)
-        with build_knowledge_base(settings) as kb:
-            kb.open(writable=True)
-            build_pipeline(settings, kb, collection=COLLECTION).run([work / "corpus"])
+        if not (work / "ingested").is_file():  # a kept folder (--keep, then --work) is reused
+            shutil.rmtree(work / "corpus", ignore_errors=True)
+            sample_corpus(work / "corpus", args.megabytes, args.seed)
+            with build_knowledge_base(settings) as kb:
+                kb.open(writable=True)
+                build_pipeline(settings, kb, collection=COLLECTION).run([work / "corpus"])
+            (work / "ingested").write_text(f"{args.megabytes} MB, seed {args.seed}\n")
+        files = len(list((work / "corpus").iterdir()))
+        shutil.rmtree(work / "run", ignore_errors=True)  # the run always starts afresh
         with build_knowledge_base(settings) as kb:
             kb.open()
             options = TrainOptions(
@@ -118,6 +150,7 @@ def main() -> None:
                 work / "run",
                 teacher=args.teacher,
                 distill=args.distill,
+                cloze=args.cloze,
             )
             started = time.monotonic()
             report = run_training(settings, kb, options)
@@ -126,31 +159,38 @@ def main() -> None:
             history = trainer_state["history"]
             examples = [Labeled.from_record(r) for r in read_jsonl(options.out / EXAMPLES_FILE)]
             _, held_out = split_held_out(examples, options.seed)
+            split_count = len(held_out)
+            held_out += fresh_questions(settings, kb, options, report, args.teacher, args.eval_questions)
             filters = SearchFilters(collections=(COLLECTION,))
-            specs = {
-                "trained (fp32)": f"gpt:{report.model_dir}",
-                "extractive": "extractive",
-                "teacher": args.teacher,
+            trained = f"gpt:{report.model_dir}"
+            backends = {
+                "trained (copying, the default)": lambda: build_generator(settings, trained),
+                "trained (free decoding)": lambda: GPTGenerator(str(report.model_dir), copy=False),
+                "extractive": lambda: build_generator(settings, "extractive"),
+                "teacher": lambda: build_generator(settings, args.teacher),
             }
             quality, speed = {}, {}
             prompts = [list(x.example.messages) for x in held_out[: args.speed_prompts]]
-            for name, spec in specs.items():
-                generator = build_generator(settings, spec)
+            for name, make in backends.items():
+                generator = make()
                 generator.warm_up()
                 pipeline = build_answer_pipeline(settings, kb, generator, filters=filters)
                 quality[name] = asdict(evaluate(pipeline, held_out))
                 print(name, quality[name], flush=True)
-            for name, spec in (
-                ("trained fp32", f"gpt:{report.model_dir}"),
-                ("trained int8", f"gpt-int8:{report.model_dir}"),
-                ("teacher", args.teacher),
+            for name, make in (  # the model's own decoding speed: free, up to 64 tokens
+                ("trained fp32", lambda: GPTGenerator(str(report.model_dir), copy=False)),
+                ("trained int8", lambda: GPTGenerator(str(report.model_dir), int8=True, copy=False)),
+                ("teacher", lambda: build_generator(settings, args.teacher)),
             ):
-                speed[name] = round(decode_speed(build_generator(settings, spec), prompts), 1)
+                speed[name] = round(decode_speed(make(), prompts), 1)
                 print(name, speed[name], "tok/s", flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
         loss_plot(history, RESULTS / "train-loss.png")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep or args.work:
+            print(f"kept the corpus, knowledge base and run in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
     fields = {
         "files": files,
@@ -166,6 +206,7 @@ def main() -> None:
         "perplexity": round(report.perplexity, 2),
         "examples": asdict(report.finetune) if report.finetune else None,
         "held_out_questions": len(held_out),
+        "held_out_from_split": split_count,
         "quality": quality,
         "decode_tokens_per_s": speed,
         "int8_vs_fp32": round(speed["trained int8"] / speed["trained fp32"], 2)
@@ -176,6 +217,16 @@ def main() -> None:
         else None,
     }
     write_results("train", "citewise-train", fields, markdown(fields))
+
+
+def examples_line(examples: dict | None) -> str:
+    if not examples:
+        return "No fine-tuning stage."
+    counts = ", ".join(f"{n} {reason}" for reason, n in sorted(examples["counts"].items()))
+    return (
+        f"Fine-tuning: {examples['examples']} distilled examples ({counts}), "
+        f"{examples['cloze']} cloze examples, {examples['steps']} steps."
+    )
 
 
 def markdown(fields: dict) -> str:
@@ -198,7 +249,11 @@ def markdown(fields: dict) -> str:
             f"validation loss {fields['validation_loss']} "
             f"(perplexity {fields['perplexity']}). Loss curve: `bench/results/train-loss.png`.",
             "",
-            f"Held-out distilled questions: {fields['held_out_questions']}",
+            examples_line(fields["examples"]),
+            "",
+            f"Held-out distilled questions: {fields['held_out_questions']} "
+            f"({fields['held_out_from_split']} held out of the run's examples, the others distilled by "
+            "the teacher after training from passages its distillation had not reached)",
             "",
             *rows,
             "",

@@ -51,11 +51,13 @@ def search(
     weights: FusionWeights | None = None,
     diversity: float | None = None,
     collapse_duplicates: bool = True,
+    query_vector: np.ndarray | None = None,
 ) -> list[SearchHit]:
     """The top ``k`` passages for ``query``.
 
     ``diversity`` turns on MMR re-ranking with that relevance weight (1.0 = plain ranking, 0.5 =
     balanced); ``collapse_duplicates`` folds near-identical passages into the best-ranked one.
+    ``query_vector`` is the query's embedding when the caller has it already (it is not redone).
     """
     if not query.strip():
         raise ValueError("the query is empty")
@@ -78,7 +80,8 @@ def search(
 
     rankings: dict[str, Ranking] = {}
     if mode in (SearchMode.DENSE, SearchMode.HYBRID):
-        scores, ids = kb.index.search(kb.embedder.embed_query(query)[None, :], depth, allowed_ids=allowed)
+        vector = kb.embedder.embed_query(query) if query_vector is None else query_vector
+        scores, ids = kb.index.search(vector[None, :], depth, allowed_ids=allowed)
         rankings["dense"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
     if mode in (SearchMode.SPARSE, SearchMode.HYBRID):
         scores, ids = kb.sparse_index().search(query, depth, allowed_ids=allowed)
@@ -123,9 +126,10 @@ def _top_hits(kb: KnowledgeBase, ranked: Fused, k: int, collapse: bool) -> list[
 def allowed_chunk_ids(kb: KnowledgeBase, filters: SearchFilters) -> np.ndarray:
     """Canonical chunk ids that pass every filter (collections, documents, path prefix, metadata)."""
     with kb.session() as session:
-        query = select(Chunk.id, Document.id, Document.metadata_).join(
-            Document, Document.id == Chunk.document_id
-        )
+        # Documents' metadata is read (and JSON-decoded, row by row) only when a filter needs it:
+        # every search with a collection filter runs this query.
+        columns = (Chunk.id, Document.metadata_) if filters.metadata else (Chunk.id,)
+        query = select(*columns).join(Document, Document.id == Chunk.document_id)
         query = query.where(Chunk.duplicate_of_id.is_(None))
         if filters.collections:
             found = dict(
@@ -143,7 +147,7 @@ def allowed_chunk_ids(kb: KnowledgeBase, filters: SearchFilters) -> np.ndarray:
             query = query.where(Document.source_uri.startswith(filters.source_prefix, autoescape=True))
         rows = session.execute(query).all()
     if filters.metadata:  # JSON operators differ between SQLite and PostgreSQL: compare here
-        rows = [row for row in rows if _metadata_matches(row[2] or {}, filters.metadata)]
+        rows = [row for row in rows if _metadata_matches(row[1] or {}, filters.metadata)]
     return np.asarray([row[0] for row in rows], dtype=np.int64)
 
 

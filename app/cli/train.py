@@ -39,6 +39,12 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         distill: Annotated[
             int, typer.Option(min=0, max=100_000, help="Most examples the teacher writes.")
         ] = 200,
+        cloze: Annotated[
+            int,
+            typer.Option(
+                min=0, max=1_000_000, help="Most cloze examples made from the passages themselves (0: none)."
+            ),
+        ] = 20000,
         pretrain_only: Annotated[
             bool, typer.Option("--pretrain-only", help="Skip the fine-tuning stage.")
         ] = False,
@@ -69,7 +75,7 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         options = TrainOptions(
             tuple(collection), seconds, folder.expanduser().resolve(), vocab, context,
             finetune=not pretrain_only, qa_file=qa, teacher=teacher, distill=distill,
-            base=base.expanduser().resolve() if base else None, lora_rank=lora_rank,
+            cloze=cloze, base=base.expanduser().resolve() if base else None, lora_rank=lora_rank,
         )  # fmt: skip
         bar = Progress(
             TextColumn("[bold]train[/]"),
@@ -113,7 +119,10 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         if report.finetune is not None:
             tuned, evaluation = report.finetune, report.finetune.evaluation
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(tuned.counts.items())) or "none"
-            table.add_row("examples", f"{tuned.examples} ({kinds}); {tuned.steps} fine-tuning steps")
+            table.add_row(
+                "examples",
+                f"{tuned.examples} ({kinds}), {tuned.cloze} cloze; {tuned.steps} fine-tuning steps",
+            )
             if evaluation.questions:
                 table.add_row(
                     "held-out QA",

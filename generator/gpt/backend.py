@@ -5,6 +5,8 @@ writes). It receives the same prompt as every backend and goes through the same 
 abstention. Of the prompt's messages it reads the instruction and the last question with its
 passages: the worked examples are there for models that learn in context, while this one was
 fine-tuned on the task, and its window is small. Training encodes prompts with the same function.
+Answers to prompts with passages are decoded as copies of them (``generator.gpt.copying``); with
+``copy=False`` the model writes freely.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.base import Generation, GenerationOptions, Message, register_generator
+from generator.gpt.copying import CopyConstraint, TokenBytes
 
 
 def prompt_messages(messages: Sequence[Message]) -> list[Message]:
@@ -30,16 +33,24 @@ class GPTGenerator:
     thread_safe = False
 
     def __init__(
-        self, model: str = "", *, int8: bool = False, threads: int | None = None, **_: object
+        self,
+        model: str = "",
+        *,
+        int8: bool = False,
+        copy: bool = True,
+        threads: int | None = None,
+        **_: object,
     ) -> None:
         if not model:
             raise ValueError("name the trained model's folder: gpt:/path/to/model")
         self.directory = Path(model).expanduser()
         self.int8 = int8
+        self.copy = copy  # answers are held to spans of the shown passages (generator.gpt.copying)
         self.name = f"{'gpt-int8' if int8 else 'gpt'}:{self.directory}"
         self._threads = threads
         self._model: Any = None
         self._tokenizer: Any = None
+        self._token_bytes: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -66,6 +77,7 @@ class GPTGenerator:
                 torch.set_num_threads(self._threads)
             model = GPT.load(self.directory)
             self._tokenizer = CorpusTokenizer.load(self.directory)
+            self._token_bytes = TokenBytes.of(self._tokenizer)
             self._model = quantize_int8(model) if self.int8 else model
 
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
@@ -80,11 +92,18 @@ class GPTGenerator:
         ids = self.prompt_ids(messages)
         tokenizer = self._tokenizer
         stops = frozenset({tokenizer.end_of_turn, tokenizer.end_of_text})
+        constraint = self._constraint(messages)
+        if constraint is not None:
+            stops |= self._token_bytes.span_ends
         produced: list[int] = []
         sent = ""
         with self._lock:
             for token in self._model.generate(
-                ids, options.max_tokens, temperature=options.temperature, stop=stops
+                ids,
+                options.max_tokens,
+                temperature=options.temperature,
+                stop=stops,
+                allowed=constraint.allowed if constraint is not None else None,
             ):
                 produced.append(token)
                 text = tokenizer.decode(produced)
@@ -97,6 +116,18 @@ class GPTGenerator:
                     sent += piece
                 if cut is not None:
                     return
+            if constraint is not None:  # the citation, unless a stop string cuts it
+                text = sent + constraint.finish(produced)
+                piece = text[len(sent) : _first_stop(text, options.stop)]
+                if piece:
+                    yield piece
+
+    def _constraint(self, messages: Sequence[Message]) -> CopyConstraint | None:
+        """Copying applies to answer prompts (with passages); other prompts decode freely."""
+        if not self.copy:
+            return None
+        constraint = CopyConstraint.for_prompt(self._token_bytes, messages)
+        return constraint if constraint.texts else None
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation:
         started = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -177,10 +178,13 @@ class GPT(nn.Module):
         top_p: float | None = None,
         stop: frozenset[int] = frozenset(),
         generator: torch.Generator | None = None,
+        allowed: Callable[[list[int]], Collection[int] | None] | None = None,
     ):
         """Yields new token ids one at a time. ``temperature`` 0 is greedy; otherwise sampling,
         restricted to the ``top_k`` most likely tokens and/or the smallest set whose probability
-        reaches ``top_p``. Stops at a token in ``stop`` (not yielded) or at the context's end."""
+        reaches ``top_p``. Stops at a token in ``stop`` (not yielded) or at the context's end.
+        ``allowed``, given the tokens produced so far, names the only ids the next one may be
+        (None: any); constrained decoding such as copying from the prompt uses it."""
         if not prompt:
             raise ValueError("the prompt is empty")
         room = self.config.context - len(prompt)
@@ -188,11 +192,21 @@ class GPT(nn.Module):
             raise ValueError(f"the prompt ({len(prompt)} tokens) fills the context of {self.config.context}")
         cache = self.new_cache()
         idx = torch.tensor([prompt], dtype=torch.long, device=self.wte.weight.device)  # (1, T)
+        produced: list[int] = []
         for _ in range(min(max_new_tokens, room)):
             logits, _ = self(idx, cache=cache)
-            token = sample(logits[0, -1], temperature, top_k, top_p, generator)
+            scores = logits[0, -1]  # (V,)
+            permitted = allowed(produced) if allowed is not None else None
+            if permitted is not None:
+                if not permitted:
+                    return
+                mask = torch.full_like(scores, float("-inf"))
+                mask[list(permitted)] = 0.0
+                scores = scores + mask
+            token = sample(scores, temperature, top_k, top_p, generator)
             if token in stop:
                 return
+            produced.append(token)
             yield token
             idx = torch.tensor([[token]], dtype=torch.long, device=idx.device)  # (1, 1)
 

@@ -44,6 +44,10 @@ class CorpusTokenizer:
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
+    def token_text(self, token_id: int) -> str:
+        """The token as stored: byte-level characters, one per byte (see ``copying.byte_decoder``)."""
+        return self._tokenizer.id_to_token(token_id)
+
     def decode(self, ids: Sequence[int]) -> str:
         return self._tokenizer.decode(list(ids), skip_special_tokens=True)
 

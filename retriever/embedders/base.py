@@ -29,6 +29,10 @@ class Embedder(Protocol):
         """float32 vector (dimension,), L2-normalised."""
         ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """``embed_query`` for many at once (batched: much faster per query on a CPU)."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts with the embedder's own tokenizer (no special tokens)."""
         ...

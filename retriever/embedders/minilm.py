@@ -83,6 +83,9 @@ class MiniLMEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_documents(texts)  # a symmetric model: queries and passages alike
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if self._tokenizer is None:
             # The bare tokenizer is enough for counting and avoids importing torch during chunking.

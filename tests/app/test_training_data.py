@@ -52,7 +52,7 @@ def test_a_question_too_long_for_the_window_is_counted_not_fatal() -> None:
     from app.training_data import from_records
 
     class Cramped:
-        def prompt_for(self, question: str):
+        def prompt_for(self, question: str, query_vector=None):
             raise ValueError("the question alone needs 900 tokens")
 
     found = from_records(Cramped(), [{"question": "a very long question", "answer": "x"}])  # type: ignore[arg-type]
@@ -64,3 +64,29 @@ def test_the_decline_phrase_as_an_answer_is_a_decline() -> None:
         reply_for(read("The documents do not say. Lunch is at noon."), "The documents do not say.")
         == NOT_IN_DOCUMENTS
     )
+
+
+def test_distilled_declines_stay_within_their_share_of_what_was_kept() -> None:
+    import re
+
+    from app.answering import AnswerOptions
+    from app.training_data import distill
+    from tests.fake_generators import PassageTeacher
+
+    class HalfShown:
+        """Retrieval shows the asked passage for even steps, an unrelated one for odd steps."""
+
+        embed = None
+        options = AnswerOptions()
+
+        def prompt_for(self, question: str, query_vector=None) -> ReadPlan:
+            step = int(re.search(r"step (\d+)", question).group(1))  # type: ignore[union-attr]
+            return read(
+                f"Step {step}: run cmd-{step} on host 1 daily." if step % 2 == 0 else "Lunch is at noon."
+            )
+
+    passages = [f"Step {n}: run cmd-{n} on host 1 daily." for n in range(40)]
+    found = distill(HalfShown(), PassageTeacher(), passages, count=100, seconds=60, max_decline_share=0.3)  # type: ignore[arg-type]
+    declines = found.counts["declines"]
+    assert found.counts["answers"] == 20 and declines >= 1 and found.counts["decline over the share"] >= 1
+    assert declines <= 0.3 * len(found.examples)  # even though far fewer than 30% of 100 were made
