@@ -198,8 +198,12 @@ class AnswerPipeline:
         return self._read(asked, hits)
 
     def query_vectors(self, questions: Sequence[str]) -> np.ndarray:
-        """The retrieval embeddings of many questions at once, for ``prompt_for``."""
-        return self.kb.embedder.embed_queries(questions)
+        """The retrieval embeddings of many questions at once, for ``prompt_for``. A user's own
+        embedder may lack the batched call (it came later): then one at a time."""
+        embedder = self.kb.embedder
+        if hasattr(embedder, "embed_queries"):
+            return embedder.embed_queries(questions)
+        return np.stack([embedder.embed_query(q) for q in questions]) if questions else np.zeros((0, 0))
 
     def _retrieve(self, query: str, vector: np.ndarray | None = None) -> tuple[list[SearchHit], float]:
         """The top passages, and the best similarity among the first three (the abstain test).

@@ -35,7 +35,6 @@ _NOT_A_SUBJECT = {
 }  # fmt: skip
 MAX_ANSWER_WORDS = 8
 MAX_SUBJECT_WORDS = 10
-ROUNDS = 4  # passes over the passages, a new random sentence each time
 BATCH = 64  # questions embedded at once
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])")
 _CLAUSE_END = re.compile(r"[,;:.!?]$")
@@ -74,8 +73,9 @@ def _subject(words: Sequence[str]) -> str:
     return text
 
 
-def cloze(sentence: str, rng: random.Random) -> tuple[str, str] | None:
-    """(question, answer) from one sentence, or None when it offers no usable clause."""
+def cloze_candidates(sentence: str, rng: random.Random) -> list[tuple[str, str]]:
+    """Every (question, answer) one sentence offers: a question about each verb's clause end, or,
+    without a verb to ask about, each long clause's last words as "what"."""
     words = sentence.split()
     asks: list[tuple[str, str]] = []
     fallbacks: list[tuple[str, str]] = []
@@ -84,7 +84,7 @@ def cloze(sentence: str, rng: random.Random) -> tuple[str, str] | None:
         for pivot in range(1, len(clause_words) - 1):
             verb = clause_words[pivot].lower()
             answer = clause_words[pivot + 1 :]
-            subject = clause_words[max(0, pivot - MAX_SUBJECT_WORDS) : pivot]
+            subject = clause_words[:pivot]
             if not 1 <= len(answer) <= MAX_ANSWER_WORDS or pivot > MAX_SUBJECT_WORDS:
                 continue
             lowered = {w.lower() for w in subject}
@@ -93,13 +93,19 @@ def cloze(sentence: str, rng: random.Random) -> tuple[str, str] | None:
             if verb in COPULAS:
                 asks.append((f"What {verb} {_subject(subject)}?", " ".join(answer)))
             elif verb in VERBS:
-                asks.append((f"What does {_subject(subject)} {verb[:-1]}?", " ".join(answer)))
+                base = verb[:-3] + "y" if verb.endswith("ies") else verb[:-1]  # specifies, returns
+                asks.append((f"What does {_subject(subject)} {base}?", " ".join(answer)))
         if last - first >= 6:
             size = rng.randint(1, min(5, last - first - 2))
             kept = [*words[: last + 1 - size], "what", *words[last + 1 :]]
             question = " ".join(kept).rstrip(",;:.!?") + "?"
             fallbacks.append((question, " ".join(clause_words[len(clause_words) - size :])))
-    choices = asks or fallbacks
+    return asks or fallbacks
+
+
+def cloze(sentence: str, rng: random.Random) -> tuple[str, str] | None:
+    """One (question, answer) from a sentence, or None when it offers no usable clause."""
+    choices = cloze_candidates(sentence, rng)
     return rng.choice(choices) if choices else None
 
 
@@ -118,9 +124,9 @@ def cloze_examples(
     out = ExampleSet()
     asked: set[str] = set()
     deadline = time.monotonic() + seconds
-    texts = (t for _ in range(ROUNDS) for t in rng.sample(list(passages), len(passages)))
+    made = _all_questions(passages, rng)
     while len(out.examples) < count and time.monotonic() < deadline:
-        batch = _questions(texts, asked, rng, out, BATCH)
+        batch = _questions(made, asked, out, BATCH)
         if not batch:
             break
         vectors = pipeline.query_vectors([question for question, _ in batch])
@@ -136,19 +142,33 @@ def cloze_examples(
     return out
 
 
+def _all_questions(passages: Sequence[str], rng: random.Random) -> Iterator[tuple[str, str]]:
+    """Every question the passages offer, in rounds: each round takes one more question from
+    every passage (in a shuffled order), so a short time still covers all passages."""
+    pending = []
+    for text in passages:
+        offered = [pair for sentence in sentences(text) for pair in cloze_candidates(sentence, rng)]
+        rng.shuffle(offered)
+        if offered:
+            pending.append(offered)
+    rng.shuffle(pending)
+    while pending:
+        for offered in pending:
+            yield offered.pop()
+        pending = [offered for offered in pending if offered]
+
+
 def _questions(
-    texts: Iterator[str], asked: set[str], rng: random.Random, out: ExampleSet, size: int
+    made: Iterator[tuple[str, str]], asked: set[str], out: ExampleSet, size: int
 ) -> list[tuple[str, str]]:
-    """Up to ``size`` new (question, answer) pairs from the next passages."""
+    """Up to ``size`` pairs whose question was not asked before."""
     batch: list[tuple[str, str]] = []
-    for text in texts:
-        candidates = sentences(text)
-        made = cloze(rng.choice(candidates), rng) if candidates else None
-        if made is None or made[0] in asked:
-            out.counts["no new sentence to ask about"] += 1
+    for question, answer in made:
+        if question in asked:
+            out.counts["question asked before"] += 1
             continue
-        asked.add(made[0])
-        batch.append(made)
+        asked.add(question)
+        batch.append((question, answer))
         if len(batch) >= size:
             break
     return batch

@@ -30,7 +30,8 @@ class Embedder(Protocol):
         ...
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """``embed_query`` for many at once (batched: much faster per query on a CPU)."""
+        """``embed_query`` for many at once (batched: much faster per query on a CPU). Optional for
+        a user's own embedder: callers fall back to ``embed_query``."""
         ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -199,3 +199,25 @@ def test_no_training_prompt_where_the_pipeline_would_not_ask_the_model(kb) -> No
         similarity=lambda q, h: [0.1] * len(h),
     )
     assert weak.prompt_for("When do backups run?") is None
+
+
+def test_the_question_is_embedded_once_and_a_batched_embedding_is_used_as_given(kb) -> None:
+    from retriever.search import SearchMode
+    from tests.fakes import HashingEmbedder
+
+    answers = AnswerPipeline(kb, ScriptedGenerator(reply="at two [1]"), AnswerOptions(k=2))
+    before = HashingEmbedder.embedded_texts
+    answers.ask("When do backups run?")
+    assert HashingEmbedder.embedded_texts - before == 1  # dense search and similarity share it
+
+    questions = ["When do backups run?", "Who carries the pager?"]
+    vectors = answers.query_vectors(questions)
+    assert vectors.shape == (2, kb.embedder.dimension)
+    before = HashingEmbedder.embedded_texts
+    for question, vector in zip(questions, vectors, strict=True):
+        read = answers.prompt_for(question, vector)
+        assert read is not None and read.plan.messages == answers.prompt_for(question).plan.messages
+    assert HashingEmbedder.embedded_texts - before == 2  # only the two calls without a vector
+    dense = AnswerPipeline(kb, ScriptedGenerator(), AnswerOptions(k=1, mode=SearchMode.DENSE))
+    pager = dense.prompt_for("When do backups run?", vectors[1])  # the vector is what is searched
+    assert pager is not None and "pager" in pager.used[0].text

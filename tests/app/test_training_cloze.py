@@ -20,6 +20,8 @@ def test_a_copula_clause_becomes_a_what_is_question() -> None:
 def test_a_third_person_verb_becomes_a_what_does_question() -> None:
     made = cloze("The parser returns a list of tokens.", random.Random(0))
     assert made == ("What does the parser return?", "a list of tokens")
+    made = cloze("The header specifies the encoding of the file.", random.Random(0))
+    assert made == ("What does the header specify?", "the encoding of the file")
 
 
 def test_names_of_code_keep_their_case() -> None:
