@@ -2,10 +2,10 @@
 
 The teacher writes a few hundred examples an hour here; a model trained from scratch needs
 thousands before it learns where in the passages an answer is. So most examples are made without a
-model: a sentence's clause is turned into a question about its end ("The default encoding is
-UTF-8." gives "What is the default encoding?" with the answer "UTF-8"; without a verb to ask about,
-the missing words become "what"). They go through the same pipeline prompt and reply rules as the
-teacher's examples, and are used for fine-tuning only: the held-out evaluation keeps to the
+model: each clause of a sentence is turned into a question about its end ("The default encoding
+is UTF-8." gives "What is the default encoding?" with the answer "UTF-8"; without a verb to ask
+about, the missing words become "what"). They go through the same pipeline prompt and reply rules
+as the teacher's examples, and are used for fine-tuning only: the held-out evaluation keeps to the
 teacher's questions, so it measures the questions a person asks, not the cloze form.
 """
 
