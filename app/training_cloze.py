@@ -37,17 +37,19 @@ MAX_ANSWER_WORDS = 8
 MAX_SUBJECT_WORDS = 10
 BATCH = 64  # questions embedded at once
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])")
+_PARAGRAPH = re.compile(r"\n\s*\n")
 _CLAUSE_END = re.compile(r"[,;:.!?]$")
 _PLAIN_WORD = re.compile(r"^[A-Za-z][a-z]*$")
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences of a passage, one line each (markup and code lines make poor questions: skipped)."""
+    """Prose sentences of a passage. Paragraphs (separated by blank lines) are joined first, as
+    documentation wraps its lines; indented ones (code, a directive's body) are skipped."""
     found = []
-    for line in text.splitlines():
-        if line[:1].isspace():  # indented: code or a directive's body
+    for paragraph in _PARAGRAPH.split(text):
+        if not paragraph.strip() or paragraph[:1].isspace():
             continue
-        for sentence in _SENTENCE.split(line.strip()):
+        for sentence in _SENTENCE.split(" ".join(paragraph.split())):
             words = sentence.split()
             prose = sentence[:1].isupper() and sum(w.isalpha() for w in words) >= 4
             if prose and 6 <= len(words) <= 40 and sentence[-1:] in ".!?":

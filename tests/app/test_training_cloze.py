@@ -40,8 +40,11 @@ def test_without_a_verb_to_ask_about_the_missing_words_become_what() -> None:
         assert answer not in question
 
 
-def test_short_or_code_like_lines_give_no_sentences() -> None:
-    text = "Intro.\n    x = f(a, b)  # call it now please.\nThe cache is cleared when the process exits."
+def test_wrapped_prose_is_joined_and_code_blocks_give_no_sentences() -> None:
+    text = (
+        "Intro.\n\n    x = f(a, b)  # call it now please.\n\nThe cache is cleared when the\n"
+        "process exits. Short one.\n\n.. note:: see the full list of options below please."
+    )
     assert sentences(text) == ["The cache is cleared when the process exits."]
 
 
