@@ -121,7 +121,7 @@ def cloze_examples(
 ) -> ExampleSet:
     """Up to ``count`` cloze examples within ``seconds``, in the pipeline's prompts; declines (the
     retrieved passages do not show the answer) make at most ``max_decline_share`` of them. The
-    questions are embedded in batches: one at a time, embedding was most of the cost."""
+    questions are embedded in batches, which costs less per question than one at a time."""
     rng = random.Random(seed)
     out = ExampleSet()
     asked: set[str] = set()
