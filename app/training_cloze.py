@@ -105,12 +105,6 @@ def cloze_candidates(sentence: str, rng: random.Random) -> list[tuple[str, str]]
     return asks or fallbacks
 
 
-def cloze(sentence: str, rng: random.Random) -> tuple[str, str] | None:
-    """One (question, answer) from a sentence, or None when it offers no usable clause."""
-    choices = cloze_candidates(sentence, rng)
-    return rng.choice(choices) if choices else None
-
-
 def cloze_examples(
     pipeline: AnswerPipeline,
     passages: Sequence[str],

@@ -5,36 +5,35 @@ from __future__ import annotations
 import random
 
 from app.answering import ReadPlan
-from app.training_cloze import cloze, cloze_examples, sentences
+from app.training_cloze import cloze_candidates, cloze_examples, sentences
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan
 
 
 def test_a_copula_clause_becomes_a_what_is_question() -> None:
     rng = random.Random(0)
-    assert cloze("The default encoding is UTF-8 everywhere.", rng) == (
-        "What is the default encoding?",
-        "UTF-8 everywhere",
-    )
+    assert cloze_candidates("The default encoding is UTF-8 everywhere.", rng) == [
+        ("What is the default encoding?", "UTF-8 everywhere")
+    ]
 
 
 def test_a_third_person_verb_becomes_a_what_does_question() -> None:
-    made = cloze("The parser returns a list of tokens.", random.Random(0))
-    assert made == ("What does the parser return?", "a list of tokens")
-    made = cloze("The header specifies the encoding of the file.", random.Random(0))
-    assert made == ("What does the header specify?", "the encoding of the file")
+    made = cloze_candidates("The parser returns a list of tokens.", random.Random(0))
+    assert made == [("What does the parser return?", "a list of tokens")]
+    made = cloze_candidates("The header specifies the encoding of the file.", random.Random(0))
+    assert made == [("What does the header specify?", "the encoding of the file")]
 
 
 def test_names_of_code_keep_their_case() -> None:
-    question, answer = cloze("JSONDecoder raises ValueError on bad input.", random.Random(0))  # type: ignore[misc]
+    [(question, answer)] = cloze_candidates("JSONDecoder raises ValueError on bad input.", random.Random(0))
     assert question == "What does JSONDecoder raise?" and answer == "ValueError on bad input"
 
 
 def test_without_a_verb_to_ask_about_the_missing_words_become_what() -> None:
     rng = random.Random(3)
     for _ in range(20):
-        made = cloze("Several small tools for quick daily chores, mostly in Python.", rng)
-        assert made is not None
-        question, answer = made
+        [(question, answer)] = cloze_candidates(
+            "Several small tools for quick daily chores, mostly in Python.", rng
+        )
         assert "what" in question.split() and question.endswith("?")
         assert answer and answer in "Several small tools for quick daily chores, mostly in Python"
         assert answer not in question
