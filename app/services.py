@@ -10,7 +10,7 @@ from generator.base import Generator, create_generator
 from generator.models import DEFAULT_MODEL
 from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.chunking import Chunker
-from ingest.pipeline import IngestOptions, IngestPipeline
+from ingest.pipeline import IngestOptions, IngestPipeline, Preparer
 from retriever.embedders.base import Embedder, create_embedder
 from retriever.fusion import FusionWeights
 from retriever.index.factory import IndexPolicy
@@ -43,6 +43,7 @@ def build_pipeline(
     exclude: tuple[str, ...] = (),
     sync: bool = False,
     force: bool = False,
+    preparer: Preparer | None = None,
 ) -> IngestPipeline:
     chunker = Chunker(kb.embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
     options = IngestOptions(
@@ -55,7 +56,7 @@ def build_pipeline(
         batch_chunks=max(settings.embed_batch_size * 4, 64),
         skip_dirs=(settings.data_dir,),
     )
-    return IngestPipeline(kb, chunker, options)
+    return IngestPipeline(kb, chunker, options, preparer)
 
 
 def build_generator(settings: Settings, spec: str | None = None) -> Generator:

@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -104,6 +105,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Further generator specs API callers may choose (GGUF paths, transformers:DIR).",
     )
+    queue_url: str | None = Field(
+        default=None,
+        description="Redis URL of the ingest task queue (redis://host:6379/0). Set, uploads and "
+        "`citewise ingest --async` queue jobs that `citewise worker` processes run; unset, each API "
+        "process runs its uploads itself.",
+    )
+    queue_name: str = Field(
+        default="citewise-ingest", min_length=1, max_length=100, description="The task queue's name in Redis."
+    )
     max_upload_files: int = Field(
         default=20, ge=1, le=1000, description="Files per upload request (the form parser allows 1000)."
     )
@@ -134,6 +144,14 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+def redact_url(url: str) -> str:
+    """A database or queue URL fit to print: the password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
+    return urlunsplit(parts)
 
 
 @lru_cache(maxsize=1)

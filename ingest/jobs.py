@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ class JobTally:
         return dict(self.counts)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -48,15 +49,56 @@ def queue_job(kb: KnowledgeBase, collection_id: int, sources: list[str]) -> int:
         return job.id
 
 
-def claim_job(kb: KnowledgeBase, job_id: int) -> bool:
-    """Take a queued job for this process; False if another process took it (or it is gone)."""
+def claim_job(kb: KnowledgeBase, job_id: int, *, retry: bool = False) -> bool:
+    """Take a queued job for this process; False if another process took it, it was cancelled or
+    it is gone. ``retry`` also takes a job left running or interrupted by a worker that died: only
+    a task queue that hands each job to one worker at a time may ask for that."""
+    claimable = [JobStatus.QUEUED]
+    if retry:
+        claimable += [JobStatus.RUNNING, JobStatus.INTERRUPTED]
     with kb.sessions.begin() as session:
         taken = session.execute(
             update(IngestJob)
-            .where(IngestJob.id == job_id, IngestJob.status == JobStatus.QUEUED)
+            .where(IngestJob.id == job_id, IngestJob.status.in_(claimable))
             .values(status=JobStatus.RUNNING, host=socket.gethostname(), pid=os.getpid())
         )
         return taken.rowcount == 1
+
+
+def cancel_job(kb: KnowledgeBase, job_id: int) -> str | None:
+    """Mark a queued or running job cancelled; its status afterwards, or None if there is no such job.
+
+    A queued job is never started; a running one stops at its next batch boundary, keeping the
+    documents it had finished (each is written whole or not at all).
+    """
+    with kb.sessions.begin() as session:
+        job = session.get(IngestJob, job_id, with_for_update=True)
+        if job is None:
+            return None
+        if job.status == JobStatus.QUEUED:
+            job.status, job.finished_at = JobStatus.CANCELLED, utcnow()  # nobody else will close it
+        elif job.status == JobStatus.RUNNING:
+            job.status = JobStatus.CANCELLED  # the run sees it, stops and closes the job
+        return job.status
+
+
+class CancelWatch:
+    """Answers "was this job cancelled?" from the database, reading it at most every ``interval_s``."""
+
+    def __init__(self, kb: KnowledgeBase, job_id: int, interval_s: float = 0.5) -> None:
+        self.kb, self.job_id, self.interval_s = kb, job_id, interval_s
+        self._read_at = float("-inf")
+        self._cancelled = False
+
+    def __call__(self) -> bool:
+        if not self._cancelled and time.monotonic() - self._read_at >= self.interval_s:
+            self._read_at = time.monotonic()
+            with self.kb.session() as session:
+                status = session.execute(
+                    select(IngestJob.status).where(IngestJob.id == self.job_id)
+                ).scalar_one_or_none()
+            self._cancelled = status == JobStatus.CANCELLED
+        return self._cancelled
 
 
 class JobRecorder:
@@ -71,14 +113,16 @@ class JobRecorder:
             for stale in session.execute(
                 select(IngestJob).where(IngestJob.status == JobStatus.RUNNING, IngestJob.host == host)
             ).scalars():
-                if not _pid_alive(stale.pid):
+                if not pid_alive(stale.pid):
                     stale.status = JobStatus.INTERRUPTED
                     stale.finished_at = stale.updated_at
             job = session.get(IngestJob, job_id) if job_id is not None else None
             if job is None:
                 job = IngestJob(collection_id=collection_id, sources=sources)
                 session.add(job)
-            job.status, job.host, job.pid = JobStatus.RUNNING, host, os.getpid()
+            if job.status != JobStatus.CANCELLED:  # cancelled while starting: the run stops at once
+                job.status = JobStatus.RUNNING
+            job.host, job.pid = host, os.getpid()
             session.flush()
             self.job_id = job.id
         return self.job_id
@@ -92,6 +136,7 @@ class JobRecorder:
                 return
             job.counts = tally.as_counts()
             job.errors = [{"path": e.path, "reason": e.reason} for e in tally.errors]
-            job.status = status
+            if not (job.status == JobStatus.CANCELLED and status == JobStatus.RUNNING):
+                job.status = status  # a cancellation made meanwhile stands until the run stops
             if status != JobStatus.RUNNING:
                 job.finished_at = utcnow()

@@ -8,9 +8,10 @@ what is done and picks up the rest.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,21 @@ class IngestProgress(Protocol):
     def start(self, total_files: int) -> None: ...
     def file_done(self, source: SourceFile, outcome: str, chunks: int) -> None: ...
     def embedded(self, chunks: int) -> None: ...
+
+
+class Preparer(Protocol):
+    """Parses, chunks and (optionally) embeds files somewhere else, such as on a Ray cluster; the
+    pipeline still decides what is new and writes everything itself."""
+
+    def outcomes(
+        self,
+        sources: list[SourceFile],
+        known_hashes: dict[str, str],
+        collection_id: int,
+        *,
+        max_file_bytes: int,
+        force: bool,
+    ) -> Iterator[tuple[SourceFile, FileOutcome]]: ...
 
 
 class _NoProgress:
@@ -83,10 +99,13 @@ class _Pending:
 
 
 class IngestPipeline:
-    def __init__(self, kb: KnowledgeBase, chunker: Chunker, options: IngestOptions) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, chunker: Chunker, options: IngestOptions, preparer: Preparer | None = None
+    ) -> None:
         self.kb = kb
         self.chunker = chunker
         self.options = options
+        self.preparer = preparer  # None: parse here, embed here
         self.tally = JobTally()
         self.embed_seconds = 0.0
         self.model_load_seconds = 0.0
@@ -95,9 +114,15 @@ class IngestPipeline:
         self._last_save = time.monotonic()
 
     def run(
-        self, paths: Sequence[Path], progress: IngestProgress | None = None, *, job_id: int | None = None
+        self,
+        paths: Sequence[Path],
+        progress: IngestProgress | None = None,
+        *,
+        job_id: int | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> IngestReport:
-        """Ingest ``paths``; ``job_id`` runs a job queued earlier instead of recording a new one."""
+        """Ingest ``paths``; ``job_id`` runs a job queued earlier instead of recording a new one.
+        ``cancelled`` is asked between batches; once it says yes the run stops, keeping what it wrote."""
         progress = progress or _NoProgress()
         started = time.perf_counter()
         collection = self.kb.collection(self.options.collection, create=True)
@@ -110,13 +135,16 @@ class IngestPipeline:
             progress.start(len(sources))
             self.tally.counts["files_total"] = len(sources)
             recorder.update(self.tally)
-            with StopRequest() as stop:
+            with StopRequest(cancelled) as stop:
                 self._ingest(sources, collection.id, known, progress, recorder, stop)
-            if stop.requested:
+            if stop.interrupted:
                 raise KeyboardInterrupt
-            if self.options.sync:
-                self._sync(collection.id, paths, {s.uri for s in sources})
-            status = JobStatus.COMPLETED
+            if stop.cancelled:
+                status = JobStatus.CANCELLED
+            else:
+                if self.options.sync:
+                    self._sync(collection.id, paths, {s.uri for s in sources})
+                status = JobStatus.COMPLETED
         except KeyboardInterrupt:
             status = JobStatus.INTERRUPTED
             raise
@@ -135,11 +163,37 @@ class IngestPipeline:
         recorder: JobRecorder,
         stop: StopRequest,
     ) -> None:
-        """The file loop; on a stop request, batches already written stay, the pending one is dropped.
+        """The file loop; on a stop request, batches already written stay, the pending one is dropped."""
+        if self.preparer is not None:
+            hashes = {uri: content_hash for uri, (_, content_hash) in known.items()}
+            outcomes = self.preparer.outcomes(
+                sources,
+                hashes,
+                collection_id,
+                max_file_bytes=self.options.max_file_bytes,
+                force=self.options.force,
+            )
+        else:
+            outcomes = self._local_outcomes(sources, collection_id, known)
+        with contextlib.closing(outcomes):
+            for source, outcome in outcomes:
+                if stop.requested:
+                    break
+                self._accept(source, outcome, known.get(source.uri), progress)
+                if self._pending_chunks() >= self.options.batch_chunks and not stop.requested:
+                    self._flush(progress)
+                    self._maybe_save()
+                    recorder.update(self.tally)
+        if stop.requested:
+            self._pending = []
+        else:
+            self._flush(progress)
 
-        A worker thread parses and chunks the next files while this thread embeds and writes, so
-        parsing hides behind the embedder instead of adding to it.
-        """
+    def _local_outcomes(
+        self, sources: list[SourceFile], collection_id: int, known: dict[str, tuple[int, str]]
+    ) -> Iterator[tuple[SourceFile, FileOutcome]]:
+        """Files parsed and chunked in order by a worker thread, a few ahead of the one being used,
+        so parsing hides behind the embedder instead of adding to it."""
 
         def prepare(source: SourceFile) -> FileOutcome:
             stored = known.get(source.uri)
@@ -159,21 +213,13 @@ class IngestPipeline:
                 while True:
                     while len(ahead) < self.options.parse_ahead and (source := next(upcoming, None)):
                         ahead.append((source, workers.submit(prepare, source)))
-                    if not ahead or stop.requested:
-                        break
+                    if not ahead:
+                        return
                     source, future = ahead.popleft()
-                    self._accept(source, future.result(), known.get(source.uri), progress)
-                    if self._pending_chunks() >= self.options.batch_chunks and not stop.requested:
-                        self._flush(progress)
-                        self._maybe_save()
-                        recorder.update(self.tally)
+                    yield source, future.result()
             finally:
                 for _, future in ahead:
                     future.cancel()
-        if stop.requested:
-            self._pending = []
-        else:
-            self._flush(progress)
 
     def _accept(
         self,
@@ -192,7 +238,11 @@ class IngestPipeline:
             progress.file_done(source, "skipped", 0)
         else:
             document = outcome.document
-            to_embed = self._chunks_needing_vectors(document, stored[0] if stored else None)
+            needed = self._chunks_needing_vectors(document, stored[0] if stored else None)
+            # A preparer may have embedded every chunk already; duplicates keep no vector.
+            document.vectors = {i: v for i, v in document.vectors.items() if i in set(needed)}
+            to_embed = [i for i in needed if i not in document.vectors]
+            self.tally.counts["chunks_embedded"] += len(document.vectors)
             texts = [
                 embedding_text(document.title, document.chunks[i].heading_path, document.chunks[i].text)
                 for i in to_embed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 
@@ -38,11 +38,20 @@ class StopRequest:
 
     Long jobs check ``requested`` between units of work, so the database is never left mid-query
     (a driver interrupted inside a query may report a cancelled statement instead of the interrupt).
+    ``cancelled`` is asked at the same points: a job cancelled from elsewhere stops the same way.
     """
 
-    def __init__(self) -> None:
-        self.requested = False
+    def __init__(self, cancelled: Callable[[], bool] | None = None) -> None:
+        self.interrupted = False
+        self.cancelled = False
+        self._ask_cancelled = cancelled
         self._previous: object = None
+
+    @property
+    def requested(self) -> bool:
+        if not self.cancelled and self._ask_cancelled is not None:
+            self.cancelled = self._ask_cancelled()
+        return self.interrupted or self.cancelled
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
@@ -55,6 +64,6 @@ class StopRequest:
             self._previous = None
 
     def _handle(self, _signum: int, _frame: FrameType | None) -> None:
-        if self.requested:
+        if self.interrupted:
             raise KeyboardInterrupt
-        self.requested = True
+        self.interrupted = True

@@ -46,7 +46,7 @@ def test_compose_services_run_commands_the_cli_has() -> None:
 
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     click_app = typer.main.get_command(app)
-    for name in ("api", "ui"):
+    for name in ("api", "ui", "worker"):
         command = compose["services"][name]["command"]
         sub = click_app.commands[command[0]]  # type: ignore[attr-defined]
         options = {opt for param in sub.params for opt in param.opts}
@@ -54,3 +54,32 @@ def test_compose_services_run_commands_the_cli_has() -> None:
         assert given <= options, f"{name}: {given - options} are not options of `citewise {command[0]}`"
     assert compose["services"]["ui"]["depends_on"]["api"]["condition"] == "service_healthy"
     assert "/healthz" in " ".join(compose["services"]["api"]["healthcheck"]["test"])
+
+
+def test_api_and_workers_share_the_database_the_queue_and_the_volumes() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    api, worker = services["api"], services["worker"]
+    for key in ("CITEWISE_DATABASE_URL", "CITEWISE_QUEUE_URL", "CITEWISE_DATA_DIR"):
+        assert api["environment"][key] == worker["environment"][key], key
+    assert api["environment"]["CITEWISE_QUEUE_URL"].startswith("redis://redis:")
+    assert set(api["volumes"]) == set(worker["volumes"])
+    assert any(v.endswith(":/var/lib/citewise") for v in api["volumes"])
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["redis"]
+    # Replicas need a host port each: a single fixed port would stop `--scale api=N`.
+    host_ports = api["ports"][0].rsplit(":", 1)[0]  # "${CITEWISE_API_PORTS:-8000-8009}"
+    assert re.search(r"\d+-\d+", host_ports), host_ports
+
+
+def test_env_example_names_only_variables_the_compose_file_uses() -> None:
+    compose_text = (REPO / "docker-compose.yml").read_text()
+    names = [
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert names
+    for name in names:
+        assert "${" + name in compose_text, f".env.example sets {name}, which docker-compose.yml never reads"

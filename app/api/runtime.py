@@ -16,6 +16,7 @@ from app.api.errors import ModelUnavailableError
 from app.api.jobs import JobRunner
 from app.api.metrics import ApiMetrics
 from app.api.pool import BoundedPool
+from app.job_queue import build_queue
 from app.services import build_answer_pipeline, build_embedder, build_generator, build_knowledge_base
 from app.settings import Settings
 from generator.base import Generator, GeneratorNotFoundError
@@ -36,7 +37,7 @@ class Runtime:
             "generation", settings.generation_workers, settings.generation_queue
         )
         self.search_pool = BoundedPool("search", settings.search_workers, settings.search_workers * 16, 1)
-        self.jobs = JobRunner(settings, self.embedder, self.kb)
+        self.jobs = JobRunner(settings, self.embedder, self.kb, task_queue=build_queue(settings))
         self.metrics = ApiMetrics()
         self.metrics.gauge(
             "citewise_generation_queue_depth",
@@ -52,6 +53,12 @@ class Runtime:
             "citewise_jobs_pending", "Writes waiting for the job thread.", lambda: self.jobs.pending
         )
         self.metrics.gauge("citewise_index_vectors", "Vectors in the served index.", self._index_size)
+        if self.jobs.task_queue is not None:
+            task_queue = self.jobs.task_queue
+            self.metrics.gauge(
+                "citewise_task_queue_depth", "Ingest jobs waiting for a worker (-1: queue unreachable).",
+                task_queue.depth,
+            )  # fmt: skip
         self._generators: dict[str, Generator] = {}
         self._answer_locks: dict[int, threading.Lock] = {}
         self._load_locks: dict[str, threading.Lock] = {}

@@ -1,7 +1,9 @@
-"""The ``citewise`` command line: ingest, search, ask, chat, status, delete, reindex."""
+"""The ``citewise`` command line: ingest, search, ask, chat, status, delete, reindex, and the rest."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +15,7 @@ from rich.markup import escape
 from app.cli import errors, render
 from app.cli.jobs import recent_jobs
 from app.services import build_knowledge_base, build_pipeline
-from app.settings import Settings, get_settings
+from app.settings import Settings, get_settings, redact_url
 from retriever.consistency import ConsistencyReport
 from retriever.knowledge_base import KnowledgeBase
 
@@ -46,12 +48,56 @@ def ingest(
         typer.Option("--force", help="Re-chunk and re-embed unchanged files too (after changing settings)."),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    run_async: Annotated[
+        bool,
+        typer.Option(
+            "--async", help="Queue the job for `citewise worker` processes (CITEWISE_QUEUE_URL) and return."
+        ),
+    ] = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Parse, chunk and embed on a Ray cluster (--ray-address, or $RAY_ADDRESS), or on a "
+            "Ray instance started here when there is no address.",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", metavar="ADDRESS", help="The Ray cluster, e.g. ray://head:10001."),
+    ] = None,
+    ray_workers: Annotated[int, typer.Option("--ray-workers", min=1, help="Embedding actors for --ray.")] = 2,
 ) -> None:
     """Parse, chunk and embed documents; unchanged files are skipped, changed ones replaced."""
     from app.cli.progress import RichIngestProgress
 
     settings = _settings()
-    with build_knowledge_base(settings) as kb:
+    if run_async:
+        if include or exclude or sync or force or ray:
+            raise errors.UsageError("--async takes paths and --collection only")
+        from app.cli.queue import enqueue_ingest
+
+        job_id = enqueue_ingest(settings, paths, collection)
+        console.print(f"Queued job {job_id}. Follow it: citewise jobs show {job_id} --wait")
+        return
+    preparer = None
+    if ray_address and not ray:
+        raise errors.UsageError("--ray-address needs --ray")
+    if ray:
+        from ingest.distributed import RayOptions, RayPreparer
+
+        preparer = RayPreparer(
+            RayOptions(
+                address=ray_address or os.environ.get("RAY_ADDRESS") or None,
+                workers=ray_workers,
+                embedder=settings.embedder,
+                chunk_tokens=settings.chunk_tokens,
+                chunk_overlap=settings.chunk_overlap,
+            )
+        )
+    with build_knowledge_base(settings) as kb, contextlib.ExitStack() as cleanup:
+        if preparer is not None:
+            cleanup.callback(preparer.close)
         kb.open(writable=True)
         decision_before = kb.index_decision
         pipeline = build_pipeline(
@@ -62,6 +108,7 @@ def ingest(
             exclude=tuple(exclude),
             sync=sync,
             force=force,
+            preparer=preparer,
         )
         if quiet or not console.is_terminal:
             report = pipeline.run(paths)
@@ -170,7 +217,12 @@ def status(
         stats = kb.collection_stats()
         recent = recent_jobs(kb, jobs) if jobs else []
     render.print_status(
-        console, stats, report, settings.embedder, _redact(settings.resolved_database_url), kb.index_decision
+        console,
+        stats,
+        report,
+        settings.embedder,
+        redact_url(settings.resolved_database_url),
+        kb.index_decision,
     )
     if jobs:
         render.print_jobs(console, recent)
@@ -229,18 +281,16 @@ def _warn_about_index(kb: KnowledgeBase, report: ConsistencyReport) -> None:
         )
 
 
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 from app.cli import ask as _ask  # noqa: E402  (registers ask and chat)
+from app.cli import operations as _operations  # noqa: E402  (registers doctor, backup, restore)
+from app.cli import queue as _queue  # noqa: E402  (registers worker and jobs)
 from app.cli import server as _server  # noqa: E402  (registers serve, ui and keys)
 from app.cli import train as _train  # noqa: E402  (registers train)
 
 _ask.register(app, _settings, console)
 _server.register(app, _settings, console)
+_queue.register(app, _settings, console)
+_operations.register(app, _settings, console)
 _train.register(app, _settings, console)
 
 

@@ -15,6 +15,7 @@ from app.api.errors import ApiError
 from app.api.queries import document_place, get_document, list_documents
 from app.api.schemas import Deleted, DocumentDetail, DocumentPage, Id, UploadAccepted
 from app.api.uploads import TooLarge, move_into, safe_filename, save_upload, unique_name
+from app.job_queue import QueueUnavailableError
 from ingest.jobs import queue_job
 from retriever.knowledge_base import KnowledgeBase
 
@@ -57,7 +58,10 @@ async def upload_documents(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     job_id = await asyncio.to_thread(queue_job, runtime.kb, found.id, [str(p) for p in saved])
-    runtime.jobs.submit_ingest(job_id, collection, saved)
+    try:
+        await asyncio.to_thread(runtime.jobs.submit_ingest, job_id)
+    except QueueUnavailableError as exc:
+        raise ApiError(503, f"{exc}; the upload is kept as failed job {job_id}") from exc
     return UploadAccepted.model_validate(
         {"job_id": job_id, "collection": collection, "files": names, "rejected": rejected}
     )

@@ -1,0 +1,111 @@
+"""``citewise doctor``, ``citewise backup`` and ``citewise restore``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from app.cli import errors
+from app.services import build_knowledge_base
+from app.settings import Settings
+
+STATE_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]fail[/]"}
+
+
+def _writable(settings: Settings, console: Console):  # type: ignore[no-untyped-def]
+    """The knowledge base opened for writing, waiting (and saying so) while another process writes."""
+    import time
+
+    from retriever.index.persistence import IndexLockedError
+
+    kb = build_knowledge_base(settings)
+    said = False
+    while True:
+        try:
+            kb.open(writable=True)
+            return kb
+        except IndexLockedError:
+            if not said:
+                console.print("Another citewise process is writing; waiting for it to finish…")
+                said = True
+            time.sleep(1.0)
+
+
+def register(app: typer.Typer, settings_of, console: Console) -> None:
+    @app.command()
+    def doctor() -> None:
+        """Check configuration, model files, database, index and task queue; exit 1 if anything fails."""
+        from app.doctor import FAIL, Check, run_checks
+
+        try:
+            checks = run_checks(settings_of())
+        except ValidationError as exc:
+            checks = [Check("configuration", FAIL, errors.describe(exc))]
+        table = Table("check", "state", "detail", title="citewise doctor")
+        for check in checks:
+            table.add_row(check.name, STATE_STYLE[check.state], escape(check.detail))
+        console.print(table)
+        for check in checks:  # once more unwrapped, to read and copy
+            if check.state != "ok":
+                console.print(
+                    f"{check.state}: {check.name}: {escape(check.detail)}", soft_wrap=True, highlight=False
+                )
+        failed = [c.name for c in checks if c.state == FAIL]
+        if failed:
+            console.print(f"[red]{len(failed)} problem(s):[/] {', '.join(failed)}")
+            raise typer.Exit(1)
+        console.print("Everything Citewise needs is in place.")
+
+    @app.command()
+    def backup(
+        out: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz).")],
+    ) -> None:
+        """Save the database and the vector index into one archive (writes pause meanwhile)."""
+        from retriever.backup import backup as write_backup
+
+        if out.exists():
+            raise errors.UsageError(f"{out} exists already; choose a new file name")
+        kb = _writable(settings_of(), console)
+        try:
+            summary = write_backup(kb, out)
+        finally:
+            kb.close()
+        console.print(
+            f"Backed up {summary.rows.get('documents', 0)} documents, {summary.rows.get('chunks', 0)} chunks "
+            f"and {summary.vectors} vectors to {out} ({out.stat().st_size / 1e6:.1f} MB)."
+        )
+
+    @app.command()
+    def restore(
+        archive: Annotated[Path, typer.Argument(help="An archive written by `citewise backup`.")],
+    ) -> None:
+        """Load a backup into an empty knowledge base (a new database and data dir); SQLite and
+        PostgreSQL backups restore into either."""
+        from retriever.backup import BackupError, read_summary
+        from retriever.backup import restore as read_backup
+
+        if not archive.is_file():
+            raise errors.UsageError(f"no backup file {archive}")
+        settings = settings_of()
+        try:
+            read_summary(archive)
+            kb = _writable(settings, console)
+            try:
+                summary = read_backup(kb, archive)
+            finally:
+                kb.close()
+        except BackupError as exc:
+            raise errors.UsageError(str(exc)) from exc
+        with build_knowledge_base(settings) as kb:
+            report = kb.open()
+        documents, chunks = summary.rows.get("documents", 0), summary.rows.get("chunks", 0)
+        console.print(
+            f"Restored {documents} documents and {chunks} chunks "
+            f"(backup of {summary.created_at[:19]}); index {report.describe()}."
+        )

@@ -1,0 +1,103 @@
+"""Running a queued ingest job: the same steps in an API process's job thread and in a queue worker.
+
+A job row (``ingest.jobs.queue_job``) names the collection and the files; whoever runs it opens
+its own writable knowledge base (waiting while another process holds the writer lock), claims the
+row so no one else runs it, ingests with progress written to the row, and stops early if the job
+is cancelled. A run killed half-way leaves only whole documents behind; running the job again
+skips them by content hash and finishes the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import select
+
+from app.services import build_knowledge_base, build_pipeline
+from app.settings import Settings
+from ingest.discovery import SourceFile
+from ingest.jobs import CancelWatch, claim_job
+from retriever.db.models import Collection, IngestJob, JobStatus, utcnow
+from retriever.embedders.base import Embedder
+from retriever.index.persistence import IndexLockedError
+from retriever.knowledge_base import KnowledgeBase
+
+T = TypeVar("T")
+
+
+class JobProgress:
+    """Writes the files-done count to the job row, at most twice a second."""
+
+    def __init__(self, kb: KnowledgeBase, job_id: int) -> None:
+        self.kb, self.job_id = kb, job_id
+        self.files_done = 0
+        self._written_at = 0.0
+
+    def start(self, total_files: int) -> None: ...
+
+    def file_done(self, source: SourceFile, outcome: str, chunks: int) -> None:
+        self.files_done += 1
+        if time.monotonic() - self._written_at >= 0.5:
+            self._written_at = time.monotonic()
+            with self.kb.sessions.begin() as session:
+                job = session.get(IngestJob, self.job_id)
+                if job is not None:
+                    job.counts = {**job.counts, "files": self.files_done}
+
+    def embedded(self, chunks: int) -> None: ...
+
+
+def with_writer(
+    settings: Settings, embedder: Embedder, fn: Callable[[KnowledgeBase], T], lock_wait_s: float = 1.0
+) -> T:
+    """``fn(kb)`` on a writable knowledge base of its own, opened once the writer lock is free."""
+    kb = build_knowledge_base(settings, embedder)
+    while True:
+        try:
+            kb.open(writable=True)
+            break
+        except IndexLockedError:
+            time.sleep(lock_wait_s)  # a CLI ingest or another process is writing
+    try:
+        return fn(kb)
+    finally:
+        kb.close()
+
+
+def run_ingest_job(settings: Settings, kb: KnowledgeBase, job_id: int, *, retry: bool = False) -> str | None:
+    """Run job ``job_id`` on the writable ``kb``; its final status, or None if it was not ours to run
+    (taken by another process, cancelled, or gone). ``retry``: see ``claim_job``."""
+    with kb.session() as session:
+        row = session.execute(
+            select(IngestJob.sources, Collection.name)
+            .join(Collection, Collection.id == IngestJob.collection_id)
+            .where(IngestJob.id == job_id)
+        ).one_or_none()
+    if row is None or not claim_job(kb, job_id, retry=retry):
+        return None
+    sources, collection = row
+    try:
+        present = [Path(s) for s in sources if Path(s).exists()]
+        if not present:
+            raise FileNotFoundError("the files to ingest are gone (" + ", ".join(sources[:3]) + ")")
+        pipeline = build_pipeline(settings, kb, collection=collection)
+        report = pipeline.run(
+            present, JobProgress(kb, job_id), job_id=job_id, cancelled=CancelWatch(kb, job_id)
+        )
+    except Exception as exc:
+        fail_job(kb, job_id, str(exc))
+        raise
+    return report.status
+
+
+def fail_job(kb: KnowledgeBase, job_id: int, reason: str) -> None:
+    """Close an unfinished job as failed, with the reason among its errors."""
+    with kb.sessions.begin() as session:
+        job = session.get(IngestJob, job_id)
+        if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            job.finished_at = utcnow()
+            job.status = JobStatus.FAILED
+            job.errors = [*job.errors, {"path": "", "reason": reason}]
