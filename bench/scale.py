@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -86,7 +87,8 @@ def search_scaling(work: Path, chunks: int, clients: int, seconds: float) -> dic
         print(f"search, {replicas} replica(s) …", flush=True)
         servers = [Server(work / "kb", env) for _ in range(replicas)]
         try:
-            asyncio.run(hammer(servers[0].url, "/v1/search", query, 2, 3))  # warm every code path
+            for server in servers:  # warm every replica's code paths and keyword index
+                asyncio.run(hammer(server.url, "/v1/search", query, 2, 3))
 
             parts = asyncio.run(together(servers, query, clients // replicas, seconds))
         finally:
@@ -116,12 +118,25 @@ def merged(parts: list[dict], clients: int) -> dict:
     }
 
 
+def projected(ingest: dict, cores: int) -> str:
+    """What each added worker would bring, from this run's own figures only."""
+    one, added = ingest["ray_1"]["chunks_per_s"], ingest["added_worker_chunks_per_s"]
+    return (
+        f"one embedding worker on one core does {one} chunks/s; here the second one added {added} "
+        f"chunks/s because the {cores} cores are shared with the process that writes. With a core "
+        f"per worker, each added worker should add close to {one} chunks/s (N workers ≈ N × {one}), "
+        "until the single writer becomes the limit; Ray with 2 workers already beat the local "
+        f"pipeline ({ingest['ray_2']['chunks_per_s']} vs {ingest['local']['chunks_per_s']} chunks/s)."
+    )
+
+
 def markdown(fields: dict) -> str:
     ingest, search = fields["ingest"], fields["search"]
     lines = [
         "# Scale-out on one machine",
         "",
-        f"{fields['machine']}; {ingest['local']['files']} files of python3.11-doc, MiniLM embedder, SQLite.",
+        f"{fields['machine']}; {ingest['local']['files']} files of python3.11-doc, MiniLM embedder, SQLite"
+        + (f" (ingest figures measured {ingest['measured']})." if "measured" in ingest else "."),
         "",
         "| ingest | seconds | chunks | chunks/s |",
         "|---|---|---|---|",
@@ -161,23 +176,26 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--reuse-ingest",
+        action="store_true",
+        help="keep the ingest figures of bench/results/scale.json and measure search only",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work = Path(tempfile.mkdtemp(prefix="citewise-scale-"))
     try:
-        ingest = ingest_scaling(work, args.files, args.seed)
+        if args.reuse_ingest:
+            earlier = json.loads((ROOT / "bench" / "results" / "scale.json").read_text())
+            ingest = {**earlier["ingest"], "measured": earlier["ingest"].get("measured", earlier["date"])}
+            args.files = earlier["files"]
+        else:
+            ingest = ingest_scaling(work, args.files, args.seed)
         search = search_scaling(work, args.chunks, args.clients, args.seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     cores = os.cpu_count() or 1
-    one = ingest["ray_1"]["chunks_per_s"]
-    projection = (
-        f"one embedding worker per core does about {one} chunks/s here; with a core per worker "
-        f"(and the writer on its own core) N workers would approach N × {one} chunks/s, the writer's "
-        f"rate being the ceiling (the local pipeline's {ingest['local']['chunks_per_s']} chunks/s "
-        "includes it). "
-        f"This machine has {cores} cores, so 2 workers here share them with the driver."
-    )
+    projection = projected(ingest, cores)
     fields = {
         "machine": f"{platform.processor() or platform.machine()}, {cores} cores",
         "files": args.files,

@@ -69,7 +69,7 @@ class RayPreparer:
                 "force": force,
             },
             batch_size=per_batch,
-            concurrency=self.options.workers,
+            compute=ray.data.ActorPoolStrategy(size=self.options.workers),
             num_cpus=self.options.cpus_per_worker,
         )
         for row in prepared.iter_rows():
