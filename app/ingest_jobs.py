@@ -51,15 +51,23 @@ class JobProgress:
 
 
 def with_writer(
-    settings: Settings, embedder: Embedder, fn: Callable[[KnowledgeBase], T], lock_wait_s: float = 1.0
+    settings: Settings,
+    embedder: Embedder | None,
+    fn: Callable[[KnowledgeBase], T],
+    lock_wait_s: float = 1.0,
+    on_wait: Callable[[], None] | None = None,
 ) -> T:
-    """``fn(kb)`` on a writable knowledge base of its own, opened once the writer lock is free."""
+    """``fn(kb)`` on a writable knowledge base of its own, opened once the writer lock is free;
+    ``on_wait`` is called once if it has to wait."""
     kb = build_knowledge_base(settings, embedder)
     while True:
         try:
             kb.open(writable=True)
             break
         except IndexLockedError:
+            if on_wait is not None:
+                on_wait()
+                on_wait = None
             time.sleep(lock_wait_s)  # a CLI ingest or another process is writing
     try:
         return fn(kb)

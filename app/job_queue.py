@@ -65,6 +65,17 @@ class IngestQueue:
                 f"the task queue at {redact_url(self.url)} is unreachable: {exc}"
             ) from exc
 
+    def submit(self, kb: Any, job_id: int) -> None:
+        """Enqueue job ``job_id`` of ``kb``; if the queue cannot take it, the job row is closed as
+        failed with the reason (nothing else was written) and the error raised."""
+        from app.ingest_jobs import fail_job
+
+        try:
+            self.enqueue(job_id)
+        except Exception as exc:
+            fail_job(kb, job_id, str(exc))
+            raise
+
     def discard(self, job_id: int) -> None:
         """Take a job that has not started off the queue (after it was cancelled in the database)."""
         from redis.exceptions import RedisError

@@ -78,12 +78,8 @@ class JobRunner:
         Raises ``QueueUnavailableError`` (and fails the job) when the task queue cannot take it."""
         if self.task_queue is None:
             self._work.put(_Ingest(job_id))
-            return
-        try:
-            self.task_queue.enqueue(job_id)
-        except Exception as exc:
-            fail_job(self.reader, job_id, str(exc))
-            raise
+        else:
+            self.task_queue.submit(self.reader, job_id)
 
     def call(self, fn: Callable[[KnowledgeBase], Any]) -> Future[Any]:
         """Run ``fn(writable_kb)`` on the job thread, after the work queued before it."""

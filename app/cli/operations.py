@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -14,27 +15,21 @@ from rich.table import Table
 from app.cli import errors
 from app.services import build_knowledge_base
 from app.settings import Settings
+from retriever.knowledge_base import KnowledgeBase
+
+T = TypeVar("T")
 
 STATE_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]fail[/]"}
 
 
-def _writable(settings: Settings, console: Console):  # type: ignore[no-untyped-def]
-    """The knowledge base opened for writing, waiting (and saying so) while another process writes."""
-    import time
+def _while_writable(settings: Settings, console: Console, fn: Callable[[KnowledgeBase], T]) -> T:
+    """``fn`` on the knowledge base opened for writing, saying so if another process makes it wait."""
+    from app.ingest_jobs import with_writer
 
-    from retriever.index.persistence import IndexLockedError
+    def say() -> None:
+        console.print("Another citewise process is writing; waiting for it to finish…")
 
-    kb = build_knowledge_base(settings)
-    said = False
-    while True:
-        try:
-            kb.open(writable=True)
-            return kb
-        except IndexLockedError:
-            if not said:
-                console.print("Another citewise process is writing; waiting for it to finish…")
-                said = True
-            time.sleep(1.0)
+    return with_writer(settings, None, fn, on_wait=say)
 
 
 def register(app: typer.Typer, settings_of, console: Console) -> None:
@@ -71,11 +66,7 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
 
         if out.exists():
             raise errors.UsageError(f"{out} exists already; choose a new file name")
-        kb = _writable(settings_of(), console)
-        try:
-            summary = write_backup(kb, out)
-        finally:
-            kb.close()
+        summary = _while_writable(settings_of(), console, lambda kb: write_backup(kb, out))
         console.print(
             f"Backed up {summary.rows.get('documents', 0)} documents, {summary.rows.get('chunks', 0)} chunks "
             f"and {summary.vectors} vectors to {out} ({out.stat().st_size / 1e6:.1f} MB)."
@@ -95,11 +86,7 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         settings = settings_of()
         try:
             read_summary(archive)
-            kb = _writable(settings, console)
-            try:
-                summary = read_backup(kb, archive)
-            finally:
-                kb.close()
+            summary = _while_writable(settings, console, lambda kb: read_backup(kb, archive))
         except BackupError as exc:
             raise errors.UsageError(str(exc)) from exc
         with build_knowledge_base(settings) as kb:

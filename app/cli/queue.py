@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from app.cli import errors
-from app.job_queue import IngestQueue, build_queue
+from app.job_queue import IngestQueue, QueueUnavailableError, build_queue
 from app.services import build_knowledge_base
 from app.settings import Settings, redact_url
 from ingest.jobs import cancel_job, queue_job
@@ -45,11 +45,8 @@ def enqueue_ingest(settings: Settings, paths: list[Path], collection: str | None
         found = kb.collection(collection or settings.default_collection, create=True)
         job_id = queue_job(kb, found.id, sources)
         try:
-            task_queue.enqueue(job_id)
-        except Exception as exc:
-            from app.ingest_jobs import fail_job
-
-            fail_job(kb, job_id, str(exc))
+            task_queue.submit(kb, job_id)
+        except QueueUnavailableError as exc:
             raise errors.UsageError(str(exc)) from exc
     return job_id
 
