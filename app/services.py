@@ -44,6 +44,7 @@ def build_pipeline(
     sync: bool = False,
     force: bool = False,
     preparer: Preparer | None = None,
+    follow_outside_links: bool = False,
 ) -> IngestPipeline:
     chunker = Chunker(kb.embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
     options = IngestOptions(
@@ -55,6 +56,7 @@ def build_pipeline(
         max_file_bytes=settings.max_file_bytes,
         batch_chunks=max(settings.embed_batch_size * 4, 64),
         skip_dirs=(settings.data_dir,),
+        follow_outside_links=follow_outside_links,
     )
     return IngestPipeline(kb, chunker, options, preparer)
 

@@ -70,6 +70,7 @@ class IngestOptions:
     skip_dirs: tuple[Path, ...] = ()  # never walked (the data dir)
     force: bool = False  # re-parse and re-chunk unchanged files too (after changing chunk settings)
     parse_ahead: int = 4  # files parsed in advance by the worker thread
+    follow_outside_links: bool = False  # take files whose links lead out of the roots being ingested
 
 
 @dataclass(slots=True)
@@ -130,10 +131,21 @@ class IngestPipeline:
         job_id = recorder.start(collection.id, [str(p) for p in paths], job_id)
         status = JobStatus.FAILED
         try:
-            sources = discover(paths, self.options.include, self.options.exclude, self.options.skip_dirs)
+            found = discover(
+                paths,
+                self.options.include,
+                self.options.exclude,
+                self.options.skip_dirs,
+                follow_outside_links=self.options.follow_outside_links,
+            )
+            sources = found.files
             known = self._known_documents(collection.id)
             progress.start(len(sources))
-            self.tally.counts["files_total"] = len(sources)
+            self.tally.counts["files_total"] = len(sources) + len(found.skipped)
+            for refused in found.skipped:  # links out of the roots count as skipped files
+                self.tally.counts["files"] += 1
+                self.tally.counts["skipped"] += 1
+                self.tally.errors.append(FileError(str(refused.path), refused.reason))
             recorder.update(self.tally)
             with StopRequest(cancelled) as stop:
                 self._ingest(sources, collection.id, known, progress, recorder, stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,16 +54,31 @@ def unique_name(folder: Path, name: str, taken: set[str]) -> str:
     return f"{stem}-{n}{suffix}"
 
 
+def _inside(folder: Path, name: str) -> Path:
+    """``folder/name`` for a plain file name, refusing any name that would leave the folder."""
+    home = folder.resolve()
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"refusing the file name {name!r}")
+    return home / name
+
+
 def save_upload(source: BinaryIO, folder: Path, name: str, max_bytes: int) -> Saved:
-    """Copy ``source`` to ``folder/name`` through a temporary file; over ``max_bytes`` nothing stays."""
+    """Copy ``source`` to ``folder/name`` through a temporary file; over ``max_bytes`` nothing stays.
+
+    The temporary file is created new (never opened through a link or over an existing file), and
+    the rename replaces a link at ``name`` rather than writing through it.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    target = (folder / name).resolve()
-    if target.parent != folder.resolve():
-        raise ValueError(f"refusing to write outside {folder}")
+    target = _inside(folder, name)
     temp = target.with_name(f".{target.name}.part")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(temp, flags, 0o600)
+    except FileExistsError:
+        raise ValueError(f"refusing to write {name!r}: {temp.name} is already there") from None
     written = 0
     try:
-        with open(temp, "wb") as out:
+        with os.fdopen(descriptor, "wb") as out:
             while block := source.read(1 << 20):
                 written += len(block)
                 if written > max_bytes:
@@ -75,11 +91,17 @@ def save_upload(source: BinaryIO, folder: Path, name: str, max_bytes: int) -> Sa
 
 
 def move_into(staging: Path, names: list[str], folder: Path) -> list[Path]:
-    """Move staged files into the collection's folder (replacing earlier uploads of the same name)."""
+    """Move staged files into the collection's folder (replacing earlier uploads of the same name).
+
+    Only regular files move: a link (or anything else) in the staging folder is refused, so the
+    ingest job never reads a file outside the uploads folder.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     moved = []
     for name in names:
-        target = folder / name
-        os.replace(staging / name, target)
-        moved.append(target.resolve())
+        staged, target = _inside(staging, name), _inside(folder, name)
+        if not stat.S_ISREG(os.lstat(staged).st_mode):
+            raise ValueError(f"refusing to move {name!r}: not a regular file")
+        os.replace(staged, target)
+        moved.append(target)
     return moved

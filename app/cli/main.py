@@ -48,6 +48,14 @@ def ingest(
         typer.Option("--force", help="Re-chunk and re-embed unchanged files too (after changing settings)."),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    follow_outside_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-outside-links",
+            help="Also ingest files that symbolic links lead to outside the given folders "
+            "(skipped by default, so a link cannot expose a file nobody meant to share).",
+        ),
+    ] = False,
     run_async: Annotated[
         bool,
         typer.Option(
@@ -73,7 +81,7 @@ def ingest(
 
     settings = _settings()
     if run_async:
-        if include or exclude or sync or force or ray:
+        if include or exclude or sync or force or ray or follow_outside_links:
             raise errors.UsageError("--async takes paths and --collection only")
         from app.cli.queue import enqueue_ingest
 
@@ -109,6 +117,7 @@ def ingest(
             sync=sync,
             force=force,
             preparer=preparer,
+            follow_outside_links=follow_outside_links,
         )
         if quiet or not console.is_terminal:
             report = pipeline.run(paths)
