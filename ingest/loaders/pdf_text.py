@@ -46,26 +46,33 @@ def page_lines(text: str) -> list[str]:
 
 
 def running_line_keys(pages: list[list[str]]) -> set[str]:
-    """Keys of header/footer lines that recur at the top or bottom of at least half the pages."""
+    """Keys of header/footer lines that recur at the top or bottom of at least half the pages.
+
+    A header frames a page's body, so only pages with more than one line of text vote: a page
+    whose one line is "Invoice 1001" has no header, however alike its neighbours look.
+    """
     with_text = [lines for lines in pages if any(line.strip() for line in lines)]
     if len(with_text) < 3:
         return set()
     counts: Counter[str] = Counter()
     for lines in with_text:
-        counts.update({key for line in _edge_lines(lines) if (key := _line_key(line))})
+        if sum(1 for line in lines if line.strip()) > 1:
+            counts.update({key for line in _edge_lines(lines) if (key := _line_key(line))})
     threshold = max(2, math.ceil(len(with_text) * 0.5))
     return {key for key, count in counts.items() if count >= threshold}
 
 
 def strip_running_lines(lines: list[str], running: set[str]) -> list[str]:
-    """Drop header, footer and page-number lines from the edges of one page."""
+    """Drop header, footer and page-number lines from the edges of one page; a running line is
+    dropped only while the page keeps other text, so a page's only content is never lost (a bare
+    page number alone is not content)."""
     content = [i for i, line in enumerate(lines) if line.strip()]
     edges = set(_edges(content))
-    return [
-        line
-        for i, line in enumerate(lines)
-        if i not in edges or not (_PAGE_NUMBER.match(line) or _line_key(line) in running)
-    ]
+    numbers = {i for i in edges if _PAGE_NUMBER.match(lines[i])}
+    repeated = {i for i in edges - numbers if _line_key(lines[i]) in running}
+    if set(content) <= numbers | repeated:
+        repeated = set()
+    return [line for i, line in enumerate(lines) if i not in numbers | repeated]
 
 
 def typical_line_length(pages: list[list[str]]) -> int:

@@ -112,3 +112,17 @@ def test_pdf_named_txt_loads_as_pdf(tmp_path: Path) -> None:
     assert doc.mime_type == "application/pdf"
     assert doc.blocks[0].page == 1
     assert texts(doc) == ["Real PDF content."]
+
+
+def test_one_line_pages_that_differ_only_in_numbers_are_kept(tmp_path: Path) -> None:
+    lines = [f"Invoice {1000 + n} total {25 * n} dollars due 2024-0{n}-15" for n in range(1, 6)]
+    doc = load_path(make_pdf(tmp_path / "invoices.pdf", [[line] for line in lines]))
+    assert texts(doc) == lines
+    assert [b.page for b in doc.blocks] == [1, 2, 3, 4, 5]
+
+
+def test_a_page_whose_only_text_looks_like_the_running_header_keeps_it(tmp_path: Path) -> None:
+    words = ["Alpha", "Bravo", "Charlie", "Delta"]
+    pages = [[f"{word} is the body of this page."] for word in words] + [[]]
+    doc = load_path(make_pdf(tmp_path / "h.pdf", pages, header="ACME Handbook", page_numbers=True))
+    assert texts(doc) == [*(f"{word} is the body of this page." for word in words), "ACME Handbook"]

@@ -89,3 +89,15 @@ def test_winansi_bullet_code_becomes_a_bullet() -> None:
 def test_typical_length_ignores_a_minority_of_short_lines() -> None:
     pages = [[FULL] * 6 + ["a", "b"]]
     assert typical_line_length(pages) == len(FULL)
+
+
+def test_pages_with_one_line_have_no_running_header() -> None:
+    pages = [[f"Reading {n}: {20 + n}.5 degrees"] for n in range(5)]
+    assert running_line_keys(pages) == set()
+
+
+def test_stripping_never_empties_a_page_but_bare_page_numbers_go() -> None:
+    running = {"acme handbook"}
+    assert strip_running_lines(["ACME Handbook 3", "12"], running) == ["ACME Handbook 3"]
+    assert strip_running_lines(["ACME Handbook 3", "Body", "12"], running) == ["Body"]
+    assert strip_running_lines(["12"], running) == []
