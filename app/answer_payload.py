@@ -43,5 +43,6 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "unsupported_sentences": [s.text for s in answer.sentences if not s.supported],
         "sources": [hit_dict(hit) for hit in answer.sources],
         "dropped_passages": answer.dropped_passages,
+        "flagged_instructions": [asdict(flagged) for flagged in answer.flagged_instructions],
         "timings": {name: round(value, 4) for name, value in answer.timings.items()},
     }

@@ -4,6 +4,11 @@ This is where retriever and generator meet, so it lives in ``app``. The model is
 to abstain on its own (the field notes: the 0.5B model pastes a passage instead); the pipeline
 abstains when retrieval is weak or when no sentence of the answer is supported by a passage it
 cites, and then shows the closest sources instead of an answer.
+
+Passages are data: sentences that read as instructions to the model are kept out of what it reads
+and listed in the answer (``flagged_instructions``), and an answer sentence that repeats one is
+dropped (the answer abstains when nothing else is left). Chat history is fitted to the model's
+window, oldest turns dropped first (``generator.window``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from app.self_repair import repair_question
-from generator.base import GenerationOptions, Generator, Message, ReplyScorer
+from generator.base import GenerationOptions, Generator, Message, PromptTooLongError, ReplyScorer
 from generator.citations import (
     CheckedSentence,
     CitationPolicy,
@@ -26,8 +31,9 @@ from generator.citations import (
     split_sentences,
     strip_markers,
 )
-from generator.focus import focus
+from generator.focus import focus, quarantine
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan, plan_prompt
+from generator.window import Window, fit_turns
 from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode, search
@@ -37,6 +43,9 @@ REWRITE_PROMPT = (
     "Rewrite the user's last question so it can be understood without the conversation. "
     "Reply with the question only."
 )
+REWRITE_TOKENS = 64
+HISTORY_TURNS = 6  # the newest turns the rewrite sees, before fitting them to the window
+PREVIOUS_QUESTION_CHARS = 300  # of the previous question, searched with a follow-up when no rewrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,15 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class FlaggedText:
+    """Passage text that reads as an instruction to the model: the model did not read it."""
+
+    chunk_id: int
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     standalone_question: str
@@ -85,6 +103,7 @@ class Answer:
     dropped_passages: list[int]  # chunk ids the model did not read: unfocused, or no room in its window
     timings: dict[str, float]
     decline_logprob: float | None = None  # the model's log-probability of declining, when scored
+    flagged_instructions: list[FlaggedText] = field(default_factory=list)  # kept from the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +111,7 @@ class ReadPlan:
     plan: PromptPlan
     used: list[SearchHit]  # the passages in the prompt, in prompt order
     dropped: list[int]  # chunk ids retrieved but not read
+    flagged: list[FlaggedText] = field(default_factory=list)  # retrieved text kept out as instructions
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +161,13 @@ class AnswerPipeline:
             return
 
         read = self._read(asked, hits)
-        plan, used, dropped = read.plan, read.used, read.dropped
+        plan, used, dropped, flagged = read.plan, read.used, read.dropped, read.flagged
         threshold, declining = self._decline_logprob(plan.messages)
         if declining is not None and declining >= threshold:
             timings["decline_check_s"] = time.perf_counter() - started - timings["retrieval_s"]
             reason = f"the model finds no answer in the passages (p={math.exp(declining):.2f})"
             abstention = self._abstention(question, asked, reason, used, dropped, timings, started)
-            yield replace_answer(abstention, decline_logprob=declining)
+            yield replace_answer(abstention, decline_logprob=declining, flagged_instructions=flagged)
             return
         generation = GenerationOptions(
             max_tokens=options.answer_tokens, stop=("\n",), prompt_lookup=options.prompt_lookup
@@ -164,9 +184,15 @@ class AnswerPipeline:
         sentences = check_answer(text, plan.passages, self.embed, options.citation_policy)
         declined = is_declined(text)
         if declined or not any(s.supported for s in sentences):
-            reason = "the model found no answer" if declined else "no sentence is supported"
+            repeated = next((s.flagged for s in sentences if s.flagged), None)
+            if declined:
+                reason = "the model found no answer"
+            elif repeated:
+                reason = f"the answer repeats passage text flagged as an instruction ({repeated})"
+            else:
+                reason = "no sentence is supported"
             abstention = self._abstention(question, asked, reason, used, dropped, timings, started, sentences)
-            yield replace_answer(abstention, decline_logprob=declining)
+            yield replace_answer(abstention, decline_logprob=declining, flagged_instructions=flagged)
             return
         citations = _resolve(sentences, plan.passages, used)
         timings["total_s"] = time.perf_counter() - started
@@ -182,6 +208,7 @@ class AnswerPipeline:
             dropped,
             timings,
             declining,
+            flagged,
         )
         yield AnswerEvent("answer", answer=answer)
 
@@ -222,8 +249,14 @@ class AnswerPipeline:
 
     def _read(self, asked: str, hits: list[SearchHit]) -> ReadPlan:
         """What the model reads: the most relevant sentences of the passages, renumbered, fitted to
-        its window; the chunks it does not read are listed as dropped."""
-        passages = [_as_passage(n, hit) for n, hit in enumerate(hits, start=1)]
+        its window; the chunks it does not read are listed as dropped, and text kept out because
+        it reads as instructions to the model is listed as flagged."""
+        passages = [quarantine(_as_passage(n, hit)) for n, hit in enumerate(hits, start=1)]
+        flagged = [
+            FlaggedText(hit.chunk_id, flag.reason, passage.text[flag.start : flag.end])
+            for passage, hit in zip(passages, hits, strict=True)
+            for flag in passage.flagged
+        ]
         focused = focus(asked, passages, self.options.focus_sentences)
         kept = {index for index, _ in focused}
         unread = [hit.chunk_id for index, hit in enumerate(hits) if index not in kept]
@@ -231,27 +264,38 @@ class AnswerPipeline:
         passages = [replace(p, number=n) for n, (_, p) in enumerate(focused, start=1)]
         plan = plan_prompt(self.generator, asked, passages, self.options.answer_tokens)
         dropped = unread + [hit.chunk_id for hit in hits[len(plan.passages) :]]
-        return ReadPlan(plan, hits[: len(plan.passages)], dropped)
+        return ReadPlan(plan, hits[: len(plan.passages)], dropped, flagged)
 
     def standalone_question(self, question: str, history: Sequence[Message]) -> str:
-        """With chat history, ask the model for a self-contained question; without, keep it."""
+        """With chat history, ask the model for a self-contained question; without, keep it.
+
+        The conversation is fitted to the model's window (newest turns kept, the oldest kept one
+        cut short if need be), so a long history never makes the rewrite fail."""
         turns = [m for m in history if m.role in ("user", "assistant")]
         if not turns:
             return question.strip()
-        transcript = "\n".join(f"{m.role}: {m.content}" for m in turns[-6:])
-        messages = [
-            Message("system", REWRITE_PROMPT),
-            Message("user", f"{transcript}\nuser: {question.strip()}\n\nStandalone question:"),
-        ]
-        rewritten = self.generator.generate(
-            messages, GenerationOptions(max_tokens=64, stop=("\n",))
-        ).text.strip()
+
+        def build(kept: list[Message]) -> list[Message]:
+            transcript = "".join(f"{m.role}: {m.content}\n" for m in kept)
+            asked = f"{transcript}user: {question.strip()}\n\nStandalone question:"
+            return [Message("system", REWRITE_PROMPT), Message("user", asked)]
+
+        window = Window(self.generator, REWRITE_TOKENS)
+        kept = fit_turns(window, turns[-HISTORY_TURNS:], build)
+        rewritten = ""
+        if kept:
+            try:
+                options = GenerationOptions(max_tokens=REWRITE_TOKENS, stop=("\n",))
+                rewritten = self.generator.generate(build(kept), options).text.strip()
+            except PromptTooLongError:  # the backend counts differently: go without a rewrite
+                rewritten = ""
         if rewritten and not is_declined(rewritten) and len(rewritten) <= 4 * len(question) + 200:
             return rewritten
         # No usable rewrite (the extractive backend cannot write one; small models sometimes paste
-        # a passage): search with the previous question and this one together instead.
+        # a passage; no room for the conversation): search with the start of the previous question
+        # and this one together instead.
         previous = next((m.content for m in reversed(turns) if m.role == "user"), "")
-        return f"{previous.strip()} {question.strip()}".strip()
+        return f"{previous.strip()[:PREVIOUS_QUESTION_CHARS]} {question.strip()}".strip()
 
     def _decline_logprob(self, messages: Sequence[Message]) -> tuple[float, float | None]:
         """(threshold, the model's log-probability of declining); not scored without a threshold.
@@ -319,6 +363,8 @@ def _resolve(
     hit_of = {passage.number: hit for passage, hit in zip(passages, hits, strict=True)}
     best: dict[int, tuple[bool, float, tuple[int, int], bool]] = {}
     for sentence in sentences:
+        if sentence.flagged:  # dropped from the answer (see ``_clean``)
+            continue
         for support in sentence.citations:
             key = (support.supported, support.lexical, support.span, support.inferred)
             if support.passage not in best or key[:2] > best[support.passage][:2]:
@@ -347,17 +393,26 @@ def _resolve(
 
 
 def _clean(text: str, sentences: list[CheckedSentence]) -> str:
-    """The answer with markers to passages that were never given removed, and each sentence whose
-    citation the checker inferred marked with that passage instead of the marker it had."""
+    """The answer with markers to passages that were never given removed, each sentence whose
+    citation the checker inferred marked with that passage instead of the marker it had, and
+    sentences that repeat text flagged as instructions dropped."""
     for sentence in sentences:
         for number in sentence.removed:
             text = text.replace(f"[{number}]", "")
     pieces = split_sentences(" ".join(text.split()))
-    if len(pieces) == len(sentences):
-        for i, sentence in enumerate(sentences):
-            inferred = [s.passage for s in sentence.citations if s.inferred]
-            if inferred:
-                body = strip_markers(pieces[i])
-                end = body[-1] if body and body[-1] in ".!?" else ""
-                pieces[i] = f"{body[: len(body) - len(end)].rstrip()} [{inferred[0]}]{end}"
-    return " ".join(pieces)
+    if len(pieces) != len(sentences):  # cannot pair them up
+        if not any(sentence.flagged for sentence in sentences):
+            return " ".join(pieces)
+        pieces = [_marked(s.text, [c.passage for c in s.citations if not c.inferred]) for s in sentences]
+    for i, sentence in enumerate(sentences):
+        inferred = [s.passage for s in sentence.citations if s.inferred]
+        if inferred:
+            pieces[i] = _marked(strip_markers(pieces[i]), inferred[:1])
+    return " ".join(piece for piece, sentence in zip(pieces, sentences, strict=True) if not sentence.flagged)
+
+
+def _marked(body: str, numbers: list[int]) -> str:
+    """A sentence with citation markers before its final punctuation."""
+    end = body[-1] if body and body[-1] in ".!?" else ""
+    markers = "".join(f"[{n}]" for n in numbers)
+    return f"{body[: len(body) - len(end)].rstrip()} {markers}{end}" if markers else body

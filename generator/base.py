@@ -86,6 +86,15 @@ class GeneratorNotFoundError(ValueError):
     pass
 
 
+class PromptTooLongError(ValueError):
+    """A prompt does not fit the model's context window. Callers fit their prompts first (see
+    ``generator.window``); a backend raises this instead of its own error when one still does not."""
+
+    def __init__(self, message: str, *, tokens: int, limit: int) -> None:
+        super().__init__(message)
+        self.tokens, self.limit = tokens, limit
+
+
 # A factory receives the model part of the spec ("" if none) and the caller's options (for example
 # ``cache_dir`` for joined model files, ``context_window``, ``threads``); it ignores what it does not use.
 GeneratorFactory = Callable[..., Generator]

@@ -5,6 +5,10 @@ passage the model was not given are removed. A citation is *supported* when the 
 words are found in the cited passage (lexical overlap) or the two mean the same (embedding
 similarity, when an embedder is supplied); each supported citation also names the passage
 sentence that supports it best, as a character span inside the passage text.
+
+Only what the passage says as data supports an answer: a sentence that repeats passage text flagged
+as an instruction to the model (``generator.injection``) more closely than any other passage text is
+flagged and never supported, whether or not the model was shown that text.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from generator.injection import Flag, clean_spans, flagged_units
 from generator.prompt import Passage
+from generator.sentences import sentence_spans as sentence_spans  # re-exported: callers import it here
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _WORD = re.compile(r"\w+")
@@ -52,10 +58,11 @@ class CheckedSentence:
     text: str  # without citation markers
     citations: list[Support]
     removed: list[int] = field(default_factory=list)  # markers naming passages that were not given
+    flagged: str | None = None  # it repeats passage text flagged as an instruction (the reason)
 
     @property
     def supported(self) -> bool:
-        return any(support.supported for support in self.citations)
+        return self.flagged is None and any(support.supported for support in self.citations)
 
 
 def split_sentences(answer: str) -> list[str]:
@@ -93,16 +100,6 @@ def content_words(text: str) -> set[str]:
     return {_NUMBER_WORDS.get(w, w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for match in re.finditer(r"(?<=[.!?])\s+", text):
-        spans.append((start, match.start()))
-        start = match.end()
-    if start < len(text):
-        spans.append((start, len(text.rstrip())))
-    return [(a, b) for a, b in spans if text[a:b].strip()] or [(0, len(text))]
-
-
 def check_answer(
     answer: str,
     passages: Sequence[Passage],
@@ -115,28 +112,68 @@ def check_answer(
     support it, is attributed to a given passage that does, if there is one."""
     policy = policy or CitationPolicy()
     by_number = {passage.number: passage for passage in passages}
+    parts = {passage.number: _parts(passage) for passage in passages}
     checked = []
     for sentence in split_sentences(answer):
         plain = strip_markers(sentence)
         numbers = cited_numbers(sentence)
-        supports = [_support(plain, by_number[n], embed, policy) for n in numbers if n in by_number]
+        given = [n for n in numbers if n in by_number]
+        supports = [_support(plain, by_number[n], parts[n][0], embed, policy) for n in given]
         if attribute_uncited and not any(support.supported for support in supports):
             # Uncited, or cited to a passage that does not say it: small models often answer right
             # and cite the wrong number. A passage that does support it is named instead (inferred).
-            supports = _inferred(plain, passages, embed, policy) or supports
-        checked.append(CheckedSentence(plain, supports, [n for n in numbers if n not in by_number]))
+            supports = _inferred(plain, passages, parts, embed, policy) or supports
+        removed = [n for n in numbers if n not in by_number]
+        flagged = _repeats_flagged(plain, passages, parts, policy)
+        checked.append(CheckedSentence(plain, supports, removed, flagged))
     return checked
 
 
+Parts = tuple[list[tuple[int, int]], tuple[Flag, ...]]  # (readable spans, flagged units) of a passage
+
+
+def _parts(passage: Passage) -> Parts:
+    """What a passage says as data, and what it says as instructions. Flags are found here when
+    the passage was not quarantined before (``generator.focus.quarantine``)."""
+    flagged = passage.flagged or tuple(flagged_units(passage.text))
+    if passage.shown:
+        return list(passage.shown), flagged
+    return clean_spans(passage.text, flagged), flagged
+
+
+def _repeats_flagged(
+    sentence: str, passages: Sequence[Passage], parts: dict[int, Parts], policy: CitationPolicy
+) -> str | None:
+    """The reason a flagged unit was flagged, when the sentence matches one (by the lexical
+    threshold) more closely than any single readable sentence of any passage; else None."""
+    words = content_words(sentence)
+    if not words:
+        return None
+    best_clean, best_flagged, reason = 0.0, 0.0, None
+    for passage in passages:
+        spans, flagged = parts[passage.number]
+        for a, b in spans:
+            best_clean = max(best_clean, len(words & content_words(passage.text[a:b])) / len(words))
+        for flag in flagged:
+            share = len(words & content_words(passage.text[flag.start : flag.end])) / len(words)
+            if share > best_flagged:
+                best_flagged, reason = share, flag.reason
+    return reason if best_flagged >= policy.min_lexical and best_flagged > best_clean else None
+
+
 def _inferred(
-    sentence: str, passages: Sequence[Passage], embed: Embed | None, policy: CitationPolicy
+    sentence: str,
+    passages: Sequence[Passage],
+    parts: dict[int, Parts],
+    embed: Embed | None,
+    policy: CitationPolicy,
 ) -> list[Support]:
     """For a sentence the model left uncited: the best passage that supports it, if any.
 
     Small models often answer correctly without the marker ("Guo Shoujing"); such a sentence is
     kept when a given passage supports it, and the citation says it was inferred.
     """
-    candidates = [_support(sentence, passage, embed, policy) for passage in passages]
+    candidates = [_support(sentence, p, parts[p.number][0], embed, policy) for p in passages]
     supported = [c for c in candidates if c.supported]
     if not supported:
         return []
@@ -144,10 +181,14 @@ def _inferred(
     return [replace(best, inferred=True)]
 
 
-def _support(sentence: str, passage: Passage, embed: Embed | None, policy: CitationPolicy) -> Support:
-    """Support from what the model was shown of the passage; spans stay offsets into its text."""
+def _support(
+    sentence: str, passage: Passage, spans: list[tuple[int, int]], embed: Embed | None, policy: CitationPolicy
+) -> Support:
+    """Support from the readable spans of the passage (what the model was shown, flagged text never);
+    spans stay offsets into its text."""
+    if not spans:
+        return Support(passage.number, False, 0.0, None, (0, 0))
     words = content_words(sentence)
-    spans = list(passage.shown) or sentence_spans(passage.text)
     span_words = [content_words(passage.text[a:b]) for a, b in spans]
     lexical = len(words & set().union(*span_words)) / len(words) if words else 0.0
     overlaps = [len(words & own) / max(1, len(words)) for own in span_words]

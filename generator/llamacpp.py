@@ -3,21 +3,25 @@
 The chat template stored in the GGUF file formats the messages, for generation and for counting
 tokens alike, so the context budget is measured exactly as the model will see it. One model
 instance is not thread-safe: calls are serialised with a lock (callers bound their own concurrency).
+A prompt that does not fit the window raises ``PromptTooLongError`` before llama.cpp is asked
+(whose own error is a bare ValueError); callers fit their prompts first (``generator.window``).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from generator.base import Generation, GenerationOptions, Message, register_generator
+from generator.base import Generation, GenerationOptions, Message, PromptTooLongError, register_generator
 from generator.models import BUILTIN_MODELS, DEFAULT_MODEL, resolve_model_file
 
 PROMPT_LOOKUP_TOKENS = 10  # tokens drafted from the prompt per step (speculative decoding)
@@ -94,13 +98,26 @@ class LlamaCppGenerator:
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         self.warm_up()
+        return len(self._tokens(messages))
+
+    def _tokens(self, messages: Sequence[Message]) -> list[int]:
+        """The prompt's tokens; the model is loaded. Tokenised as the chat handler does: BOS added
+        when the model wants one, special tokens parsed."""
         prompt = self._formatter(messages=_as_dicts(messages)).prompt
-        # Tokenised as the chat handler does: BOS added when the model wants one, special tokens parsed.
-        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def _check_fits(self, tokens: int, reply: int = 1) -> None:
+        """llama.cpp needs room for the prompt and at least one generated token."""
+        if tokens + reply > self._context_window:
+            raise PromptTooLongError(
+                f"the prompt needs {tokens} tokens; the model's context window holds {self._context_window}",
+                tokens=tokens,
+                limit=self._context_window - reply,
+            )
 
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         self.warm_up()
-        with self._lock:
+        with self._lock, _window_errors(self._context_window):
             for chunk in self._complete(messages, options, stream=True):
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
@@ -109,7 +126,7 @@ class LlamaCppGenerator:
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation:
         self.warm_up()
         started = time.perf_counter()
-        with self._lock:
+        with self._lock, _window_errors(self._context_window):
             response = self._complete(messages, options, stream=False)
         choice, usage = response["choices"][0], response["usage"]
         return Generation(
@@ -132,6 +149,7 @@ class LlamaCppGenerator:
             llm = self._llm
             tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
             reply = llm.tokenize(reply_start.encode("utf-8"), add_bos=False, special=False)[:max_tokens]
+            self._check_fits(len(tokens), len(reply))
             cached = Llama.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens)
             llm.n_tokens = min(cached, len(tokens) - 1)  # at least one token evaluated: fresh logits
             llm.eval(tokens[llm.n_tokens :])
@@ -151,6 +169,7 @@ class LlamaCppGenerator:
     def _complete(self, messages: Sequence[Message], options: GenerationOptions, *, stream: bool) -> Any:
         """One chat completion; the caller holds the lock. Drafting is per call, and only a model
         loaded with prompt lookup can draft (see ``__init__``)."""
+        self._check_fits(len(self._tokens(messages)))
         if self.prompt_lookup:
             self._llm.draft_model = self._draft if options.prompt_lookup else None
         return self._llm.create_chat_completion(
@@ -160,6 +179,19 @@ class LlamaCppGenerator:
             stop=list(options.stop) or None,
             stream=stream,
         )
+
+
+@contextmanager
+def _window_errors(window: int) -> Iterator[None]:
+    """llama.cpp's own "Requested tokens (n) exceed context window" as the typed error, should its
+    count ever differ from ours."""
+    try:
+        yield
+    except ValueError as exc:
+        found = re.search(r"Requested tokens \((\d+)\) exceed context window", str(exc))
+        if found is None:
+            raise
+        raise PromptTooLongError(str(exc), tokens=int(found.group(1)), limit=window - 1) from exc
 
 
 def _token_text(llm: Any, token: int) -> str:

@@ -116,3 +116,47 @@ class PassageTeacher(ScriptedGenerator):
 
 def passage_teacher(**options: object) -> PassageTeacher:
     return PassageTeacher(**options)
+
+
+class EnforcedWindow:
+    """Mixed into a fake: a prompt that does not fit the context window fails the way llama.cpp
+    fails (a bare ValueError), so tests see what an unfitted prompt would do to the real model."""
+
+    def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
+        tokens = self.count_tokens(messages)  # type: ignore[attr-defined]
+        if tokens >= self.context_window:  # type: ignore[attr-defined]
+            raise ValueError(f"Requested tokens ({tokens}) exceed context window of {self.context_window}")  # type: ignore[attr-defined]
+        return super()._text(messages, options)  # type: ignore[misc]
+
+
+class WindowedGenerator(EnforcedWindow, ScriptedGenerator):
+    """A scripted generator that enforces its window."""
+
+
+class WindowedCopier(EnforcedWindow, PassageCopier):
+    """A passage copier that enforces its window."""
+
+
+def windowed_copier(**options: object) -> WindowedCopier:
+    return WindowedCopier(**options)
+
+
+class ObedientGenerator(PassageCopier):
+    """A model that does what passages tell it: it replies with whatever a "reply only '…'" in its
+    prompt asks for, or repeats a prompt sentence that orders data sent to an address; otherwise it
+    copies passage [1] like ``PassageCopier``."""
+
+    def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
+        import re
+
+        prompt = messages[-1].content
+        ordered = re.search(r"reply only '([^']+)'", prompt, re.IGNORECASE)
+        planted = re.search(r"[^.\n\]]*\bsend\b[^.\n]*@[\w.]+\w", prompt, re.IGNORECASE)
+        if ordered or planted:
+            self.calls.append((list(messages), options))
+            return ordered.group(1) if ordered else f"{planted.group().strip()} [1]."  # type: ignore[union-attr]
+        return super()._text(messages, options)
+
+
+def obedient_generator(**options: object) -> ObedientGenerator:
+    return ObedientGenerator(**options)

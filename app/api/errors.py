@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.pool import Overloaded
-from generator.base import GeneratorNotFoundError
+from generator.base import GeneratorNotFoundError, PromptTooLongError
 from generator.models import ModelNotInstalledError
 from retriever.knowledge_base import CollectionNotFoundError
 
@@ -39,6 +39,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return 404, str(exc).strip("'\"")
     if isinstance(exc, GeneratorNotFoundError):
         return 400, str(exc)
+    if isinstance(exc, PromptTooLongError):  # the question alone does not fit the model's window
+        return 422, str(exc)
     if isinstance(exc, ModelNotInstalledError | ModelUnavailableError):
         return 503, str(exc)
     if isinstance(exc, TimeoutError):
@@ -82,6 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
     known_errors = (
         CollectionNotFoundError,
         GeneratorNotFoundError,
+        PromptTooLongError,
         ModelNotInstalledError,
         ModelUnavailableError,
         TimeoutError,

@@ -81,6 +81,14 @@ class CitationOut(Place):
     inferred: bool
 
 
+class FlaggedInstructionOut(BaseModel):
+    """Retrieved text kept from the model because it reads as an instruction to it."""
+
+    chunk_id: int
+    reason: str
+    text: str
+
+
 class AnswerOut(BaseModel):
     """The same object ``citewise ask --json`` prints."""
 
@@ -94,6 +102,7 @@ class AnswerOut(BaseModel):
     unsupported_sentences: list[str]
     sources: list[Hit]
     dropped_passages: list[int]
+    flagged_instructions: list[FlaggedInstructionOut] = Field(default_factory=list)
     timings: dict[str, float]
 
 

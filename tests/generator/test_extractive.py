@@ -16,7 +16,10 @@ PASSAGES = [
 def test_prompt_round_trip() -> None:
     question, parsed = parse_messages(build_messages("When do backups run?", PASSAGES))
     assert question == "When do backups run?"
-    assert [(p.number, p.text) for p in parsed] == [(p.number, p.text) for p in PASSAGES]
+    # Blank lines inside a passage are closed up (they would start the prompt's next part).
+    assert [(p.number, p.text) for p in parsed] == [
+        (p.number, p.text.replace("\n\n", "\n")) for p in PASSAGES
+    ]
 
 
 def test_answers_with_the_best_matching_sentences_cited_and_checked() -> None:

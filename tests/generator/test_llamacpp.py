@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.base import GenerationOptions, Message, create_generator
+from generator.base import GenerationOptions, Message, PromptTooLongError, create_generator
 from generator.models import BUILTIN_MODELS, resolve_model_file
 
 pytestmark = pytest.mark.model
@@ -75,3 +75,18 @@ def test_a_long_prompt_decodes_with_prompt_lookup(tmp_path) -> None:
     assert drafting.count_tokens(messages) > 600
     text = drafting.generate(messages, GenerationOptions(max_tokens=12, prompt_lookup=True)).text
     assert text.strip()
+
+
+def test_a_prompt_longer_than_the_window_is_a_typed_error_on_every_path(smollm) -> None:
+    """Not llama.cpp's bare ValueError: the API maps this one to a client error, never a 500."""
+    too_long = [Message("user", "lorem ipsum dolor sit amet " * 800)]  # about 4,000 tokens > 2,048
+    assert smollm.count_tokens(too_long) > smollm.context_window
+    options = GenerationOptions(max_tokens=8)
+    with pytest.raises(PromptTooLongError, match="context window") as raised:
+        smollm.generate(too_long, options)
+    assert raised.value.tokens > raised.value.limit
+    with pytest.raises(PromptTooLongError):
+        list(smollm.stream(too_long, options))
+    with pytest.raises(PromptTooLongError):
+        smollm.reply_logprob(too_long, "The documents do not say")
+    assert smollm.generate(MESSAGES, options).text.strip()  # the model still answers afterwards
