@@ -3,12 +3,18 @@
 A chunk never crosses a page, and crosses a section boundary only to absorb a section too small to
 stand alone. It is always the exact span ``text[char_start:char_end]`` of the document, so an answer
 can highlight precisely where it came from.
+
+The chunker streams: it walks the document window by window and hands the token counter at most
+``window_chars`` characters per call, so the memory it needs does not grow with the document (a
+tokenizer keeps tens of bytes per character of its input; a 50 MB one-line text handed over whole
+took gigabytes). Chunks come out as they are finished (``iter_chunks``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 from ingest.document import Block, BlockKind, ParsedDocument
@@ -19,6 +25,11 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # quote or bracket; or at a line break followed by a blank line.
 _SENTENCE_END = re.compile(r"""(?<=[.!?])["')\]]*\s+(?=["'(\[A-Z0-9])|\n\s*\n""")
 _WORD = re.compile(r"\S+")
+
+WINDOW_CHARS = 1 << 16  # characters of text per token-counting call
+_WINDOW_PIECES = 2048  # and at most this many pieces per call
+
+_Raw = tuple[int, int, tuple[str, ...], int | None]  # a finished chunk before its tokens are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,32 +58,99 @@ class _Section:
     blocks: list[Block]
 
 
+class _Lookahead:
+    """A section's units, read lazily, with just enough look-ahead to size the next paragraph."""
+
+    def __init__(self, units: Iterator[_Unit]) -> None:
+        self._units = units
+        self._ahead: deque[_Unit] = deque()
+
+    def __iter__(self) -> Iterator[_Unit]:
+        return self
+
+    def __next__(self) -> _Unit:
+        return self._ahead.popleft() if self._ahead else next(self._units)
+
+    def empty(self) -> bool:
+        return not self._fill(0)
+
+    def paragraph_exceeds(self, unit: _Unit, limit: int) -> bool:
+        """Whether ``unit`` and the rest of its paragraph hold more than ``limit`` tokens; reads
+        ahead only until the answer is known (at most a chunk's worth of units)."""
+        total = unit.tokens
+        index = 0
+        while total <= limit:
+            if not self._fill(index) or self._ahead[index].paragraph_start:
+                return False
+            total += self._ahead[index].tokens
+            index += 1
+        return True
+
+    def _fill(self, index: int) -> bool:
+        while len(self._ahead) <= index:
+            following = next(self._units, None)
+            if following is None:
+                return False
+            self._ahead.append(following)
+        return True
+
+
 class Chunker:
-    def __init__(self, count_tokens: TokenCounter, max_tokens: int = 200, overlap_tokens: int = 30) -> None:
+    def __init__(
+        self,
+        count_tokens: TokenCounter,
+        max_tokens: int = 200,
+        overlap_tokens: int = 30,
+        *,
+        window_chars: int = WINDOW_CHARS,
+    ) -> None:
         if overlap_tokens >= max_tokens:
             raise ValueError("overlap must be smaller than the chunk budget")
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.min_tokens = max_tokens // 4
+        self.window_chars = window_chars
 
     def chunk(self, document: ParsedDocument) -> list[ChunkSpan]:
+        return list(self.iter_chunks(document))
+
+    def iter_chunks(self, document: ParsedDocument) -> Iterator[ChunkSpan]:
+        """The document's chunks in order, counted a window at a time."""
         text = document.text
-        spans: list[tuple[int, int, tuple[str, ...], int | None]] = []
+        batch: list[_Raw] = []
+        chars = 0
+        for raw in self._raw_chunks(document):
+            batch.append(raw)
+            chars += raw[1] - raw[0]
+            if chars >= self.window_chars or len(batch) >= _WINDOW_PIECES:
+                yield from self._counted(text, batch)
+                batch, chars = [], 0
+        yield from self._counted(text, batch)
+
+    def _counted(self, text: str, raws: list[_Raw]) -> Iterator[ChunkSpan]:
+        if not raws:
+            return
+        counts = self.count_tokens([text[start:end] for start, end, _, _ in raws])
+        for (start, end, path, page), count in zip(raws, counts, strict=True):
+            yield ChunkSpan(start, end, path, page, count)
+
+    def _raw_chunks(self, document: ParsedDocument) -> Iterator[_Raw]:
+        text = document.text
         pending: list[_Unit] = []
         pending_path: tuple[str, ...] = ()
         pending_page: int | None = None
         pending_has_body = False
 
         for section in _sections(document.blocks):
-            units = self._units(text, section.blocks)
-            if not units:
+            units = _Lookahead(self._units(text, section.blocks))
+            if units.empty():
                 continue
             small_carry = (
                 pending and sum(u.tokens for u in pending) < self.min_tokens and section.page == pending_page
             )
             if pending and not small_carry:
-                spans.append((pending[0].start, pending[-1].end, pending_path, pending_page))
+                yield (pending[0].start, pending[-1].end, pending_path, pending_page)
                 pending = []
             if pending and pending_has_body:
                 pending_path = _common_prefix(pending_path, section.heading_path)
@@ -80,48 +158,50 @@ class Chunker:
                 pending_path, pending_page = section.heading_path, section.page
             has_body = any(block.kind != BlockKind.HEADING for block in section.blocks)
             pending_has_body = (pending_has_body and bool(pending)) or has_body
-            pending, pending_path = self._pack(units, pending, spans, pending_path, section)
+            pending, pending_path = yield from self._pack(units, pending, pending_path, section)
 
         if pending:
-            spans.append((pending[0].start, pending[-1].end, pending_path, pending_page))
-        counts = self.count_tokens([text[start:end] for start, end, _, _ in spans]) if spans else []
-        return [
-            ChunkSpan(start, end, path, page, count)
-            for (start, end, path, page), count in zip(spans, counts, strict=True)
-        ]
+            yield (pending[0].start, pending[-1].end, pending_path, pending_page)
 
     def _pack(
         self,
-        units: list[_Unit],
+        units: _Lookahead,
         current: list[_Unit],
-        spans: list[tuple[int, int, tuple[str, ...], int | None]],
         path: tuple[str, ...],
         section: _Section,
-    ) -> tuple[list[_Unit], tuple[str, ...]]:
-        """Greedily fill chunks with a section's units; returns the unfinished last chunk and its path.
+    ) -> Generator[_Raw, None, tuple[list[_Unit], tuple[str, ...]]]:
+        """Greedily fill chunks with a section's units, yielding each finished chunk; returns the
+        unfinished last chunk and its path.
 
         ``path`` belongs to the chunk in progress (it may have absorbed a smaller section before);
         chunks started here belong to this section alone.
         """
         tokens = sum(u.tokens for u in current)
-        for index, unit in enumerate(units):
-            overflow = tokens + unit.tokens > self.max_tokens
+        for unit in units:
+            overflow = not self._fits(current, tokens, unit)
             # Prefer to break between paragraphs once a chunk is reasonably full.
             paragraph_break = (
                 unit.paragraph_start
                 and tokens >= 0.6 * self.max_tokens
-                and tokens + _paragraph_tokens(units, index) > self.max_tokens
+                and units.paragraph_exceeds(unit, self.max_tokens - tokens)
             )
             if current and (overflow or paragraph_break):
-                spans.append((current[0].start, current[-1].end, path, section.page))
+                yield (current[0].start, current[-1].end, path, section.page)
                 path = section.heading_path
                 current = self._overlap(current) if not unit.paragraph_start else []
                 tokens = sum(u.tokens for u in current)
-                if tokens + unit.tokens > self.max_tokens:
+                if not self._fits(current, tokens, unit):
                     current, tokens = [], 0
             current.append(unit)
             tokens += unit.tokens
         return current, path
+
+    def _fits(self, current: list[_Unit], tokens: int, unit: _Unit) -> bool:
+        """Room for ``unit`` in the chunk so far: the token budget, and a character bound that only
+        text of enormous "words" (one token per hundreds of characters) ever reaches."""
+        if tokens + unit.tokens > self.max_tokens:
+            return False
+        return not current or unit.end - current[0].start <= self.window_chars
 
     def _overlap(self, emitted: list[_Unit]) -> list[_Unit]:
         """Trailing sentences of the previous chunk, up to the overlap budget, to carry over."""
@@ -134,23 +214,36 @@ class Chunker:
             budget -= unit.tokens
         return carried
 
-    def _units(self, text: str, blocks: list[Block]) -> list[_Unit]:
-        pieces: list[tuple[int, int, bool]] = []
+    def _units(self, text: str, blocks: list[Block]) -> Iterator[_Unit]:
+        """Sentences (lines, for code) with their token counts, counted one window at a time."""
+        window: list[tuple[int, int, bool]] = []
+        chars = 0
+        for piece in self._pieces(text, blocks):
+            window.append(piece)
+            chars += piece[1] - piece[0]
+            if chars >= self.window_chars or len(window) >= _WINDOW_PIECES:
+                yield from self._counted_units(text, window)
+                window, chars = [], 0
+        yield from self._counted_units(text, window)
+
+    def _pieces(self, text: str, blocks: list[Block]) -> Iterator[tuple[int, int, bool]]:
         for block in blocks:
             if block.kind == BlockKind.CODE:
-                pieces.extend(_line_spans(text, block.start, block.end))
+                spans = _line_spans(text, block.start, block.end)
             else:
-                pieces.extend(_sentence_spans(text, block.start, block.end))
+                spans = _sentence_spans(text, block.start, block.end)
+            for start, end, first in _strip_spans(text, spans):
+                yield from _bounded(text, start, end, first, self.window_chars)
+
+    def _counted_units(self, text: str, pieces: list[tuple[int, int, bool]]) -> Iterator[_Unit]:
         if not pieces:
-            return []
+            return
         counts = self.count_tokens([text[start:end] for start, end, _ in pieces])
-        units: list[_Unit] = []
         for (start, end, first), count in zip(pieces, counts, strict=True):
             if count <= self.max_tokens:
-                units.append(_Unit(start, end, count, first))
+                yield _Unit(start, end, count, first)
             else:
-                units.extend(self._split_long(text, start, end, count, first))
-        return units
+                yield from self._split_long(text, start, end, count, first)
 
     def _split_long(self, text: str, start: int, end: int, tokens: int, first: bool) -> list[_Unit]:
         """A sentence longer than a whole chunk is cut at word boundaries (the unavoidable case)."""
@@ -165,42 +258,40 @@ class Chunker:
         ]
 
 
-def _sections(blocks: list[Block]) -> list[_Section]:
-    sections: list[_Section] = []
+def _sections(blocks: list[Block]) -> Iterator[_Section]:
+    section: _Section | None = None
     for block in blocks:
         key = (block.heading_path, block.page)
-        starts_new = block.kind == BlockKind.HEADING or not sections
-        if not starts_new and (sections[-1].heading_path, sections[-1].page) != key:
-            starts_new = True
-        if starts_new:
-            sections.append(_Section(block.heading_path, block.page, [block]))
+        if section is None or block.kind == BlockKind.HEADING or (section.heading_path, section.page) != key:
+            if section is not None:
+                yield section
+            section = _Section(block.heading_path, block.page, [block])
         else:
-            sections[-1].blocks.append(block)
-    return sections
+            section.blocks.append(block)
+    if section is not None:
+        yield section
 
 
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
-    spans: list[tuple[int, int, bool]] = []
+def _sentence_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
     cursor = start
+    first = True
     for match in _SENTENCE_END.finditer(text, start, end):
-        spans.append((cursor, match.start(), not spans))
-        cursor = match.end()
-    spans.append((cursor, end, not spans))
-    return [(s, e, first) for s, e, first in _strip_spans(text, spans)]
+        yield (cursor, match.start(), first)
+        cursor, first = match.end(), False
+    yield (cursor, end, first)
 
 
-def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
-    spans: list[tuple[int, int, bool]] = []
+def _line_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
     cursor = start
-    for line in text[start:end].split("\n"):
-        spans.append((cursor, cursor + len(line), not spans))
-        cursor += len(line) + 1
-    return list(_strip_spans(text, spans))
+    first = True
+    while (newline := text.find("\n", cursor, end)) != -1:
+        yield (cursor, newline, first)
+        cursor, first = newline + 1, False
+    yield (cursor, end, first)
 
 
-def _strip_spans(text: str, spans: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+def _strip_spans(text: str, spans: Iterator[tuple[int, int, bool]]) -> Iterator[tuple[int, int, bool]]:
     """Trim whitespace from each span and drop empty ones, keeping the paragraph-start flag."""
-    result: list[tuple[int, int, bool]] = []
     carry_first = False
     for start, end, first in spans:
         while start < end and text[start].isspace():
@@ -210,18 +301,26 @@ def _strip_spans(text: str, spans: list[tuple[int, int, bool]]) -> list[tuple[in
         if start == end:
             carry_first = carry_first or first
             continue
-        result.append((start, end, first or carry_first))
+        yield (start, end, first or carry_first)
         carry_first = False
-    return result
 
 
-def _paragraph_tokens(units: list[_Unit], index: int) -> int:
-    total = units[index].tokens
-    for unit in units[index + 1 :]:
-        if unit.paragraph_start:
-            break
-        total += unit.tokens
-    return total
+def _bounded(text: str, start: int, end: int, first: bool, limit: int) -> Iterator[tuple[int, int, bool]]:
+    """A piece of at most ``limit`` characters, cut at the last space before the limit (or at the
+    limit, in text with no spaces), so no single sentence is ever counted whole however long it is."""
+    while end - start > limit:
+        cut = max(text.rfind(space, start + 1, start + limit) for space in " \n\t")
+        resume = cut + 1
+        if cut <= start:
+            cut = resume = start + limit
+        while cut > start and text[cut - 1].isspace():
+            cut -= 1
+        yield (start, cut, first)
+        start, first = resume, False
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        yield (start, end, first)
 
 
 def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:

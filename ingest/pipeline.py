@@ -4,6 +4,12 @@ Documents are embedded in batches that span files (small files would waste the e
 batches) and written one batch per transaction. A failure in one file is recorded and the rest go
 on; an interrupt leaves every written batch complete and the index saved, so the next run skips
 what is done and picks up the rest.
+
+Memory is bounded by design, not by the size of the biggest file times a large factor: the chunker
+counts tokens a window at a time, a prepared document keeps its text once (chunks are spans of
+it), texts are built for the embedder one batch at a time and vectors land in one compact array,
+rows are written in bulk, and files are parsed ahead only within a byte budget. What stays per
+document is its text, a few hundred bytes per chunk and its vectors (4 bytes per dimension).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from sqlalchemy import select
 from ingest.chunking import Chunker
 from ingest.discovery import SourceFile, discover, under_roots
 from ingest.jobs import FileError, JobRecorder, JobTally
-from ingest.prepare import FileOutcome, Skipped, Unchanged, prepare_file
+from ingest.prepare import FileOutcome, Skipped, Unchanged, chunk_hashes, prepare_file
 from retriever.db.models import Document, JobStatus
 from retriever.document_writer import canonical_hashes
 from retriever.interrupts import StopRequest
@@ -70,6 +76,7 @@ class IngestOptions:
     skip_dirs: tuple[Path, ...] = ()  # never walked (the data dir)
     force: bool = False  # re-parse and re-chunk unchanged files too (after changing chunk settings)
     parse_ahead: int = 4  # files parsed in advance by the worker thread
+    parse_ahead_bytes: int = 32 * 1024 * 1024  # ... while the files in hand total at most this
     follow_outside_links: bool = False  # take files whose links lead out of the roots being ingested
 
 
@@ -96,7 +103,6 @@ class _Pending:
     source: SourceFile
     outcome: str  # "added" or "updated"
     to_embed: list[int]  # chunk ordinals that need a vector
-    texts: list[str]
 
 
 class IngestPipeline:
@@ -112,6 +118,7 @@ class IngestPipeline:
         self.model_load_seconds = 0.0
         self._warmed_up = False
         self._pending: list[_Pending] = []
+        self._pending_hashes: set[str] = set()  # every chunk hash of the pending documents
         self._last_save = time.monotonic()
 
     def run(
@@ -192,12 +199,13 @@ class IngestPipeline:
                 if stop.requested:
                     break
                 self._accept(source, outcome, known.get(source.uri), progress)
+                del outcome  # a written document must not wait here while the next file is parsed
                 if self._pending_chunks() >= self.options.batch_chunks and not stop.requested:
                     self._flush(progress)
                     self._maybe_save()
                     recorder.update(self.tally)
         if stop.requested:
-            self._pending = []
+            self._pending, self._pending_hashes = [], set()
         else:
             self._flush(progress)
 
@@ -205,7 +213,8 @@ class IngestPipeline:
         self, sources: list[SourceFile], collection_id: int, known: dict[str, tuple[int, str]]
     ) -> Iterator[tuple[SourceFile, FileOutcome]]:
         """Files parsed and chunked in order by a worker thread, a few ahead of the one being used,
-        so parsing hides behind the embedder instead of adding to it."""
+        so parsing hides behind the embedder instead of adding to it. Only files that fit the byte
+        budget together with the file in hand are parsed ahead: big files are taken one at a time."""
 
         def prepare(source: SourceFile) -> FileOutcome:
             stored = known.get(source.uri)
@@ -219,18 +228,27 @@ class IngestPipeline:
             )
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-parse") as workers:
-            ahead: deque[tuple[SourceFile, Future[FileOutcome]]] = deque()
-            upcoming = iter(sources)
+            ahead: deque[tuple[SourceFile, int, Future[FileOutcome]]] = deque()
+            upcoming = deque((source, _size(source)) for source in sources)
+            in_hand = 0  # bytes of the file the caller is working on
             try:
                 while True:
-                    while len(ahead) < self.options.parse_ahead and (source := next(upcoming, None)):
-                        ahead.append((source, workers.submit(prepare, source)))
+                    while upcoming and len(ahead) < self.options.parse_ahead:
+                        held = in_hand + sum(size for _, size, _ in ahead)
+                        if held and held + upcoming[0][1] > self.options.parse_ahead_bytes:
+                            break
+                        source, size = upcoming.popleft()
+                        ahead.append((source, size, workers.submit(prepare, source)))
                     if not ahead:
                         return
-                    source, future = ahead.popleft()
-                    yield source, future.result()
+                    source, in_hand, future = ahead.popleft()
+                    outcome = future.result()
+                    del future
+                    yield source, outcome
+                    del outcome  # let it go before the next file is parsed
+                    in_hand = 0
             finally:
-                for _, future in ahead:
+                for _, _, future in ahead:
                     future.cancel()
 
     def _accept(
@@ -250,18 +268,15 @@ class IngestPipeline:
             progress.file_done(source, "skipped", 0)
         else:
             document = outcome.document
-            needed = self._chunks_needing_vectors(document, stored[0] if stored else None)
+            hashes = chunk_hashes(document.chunks)
+            needed = self._chunks_needing_vectors(document, hashes, stored[0] if stored else None)
             # A preparer may have embedded every chunk already; duplicates keep no vector.
-            document.vectors = {i: v for i, v in document.vectors.items() if i in set(needed)}
+            wanted = set(needed)
+            document.vectors = {i: v for i, v in document.vectors.items() if i in wanted}
             to_embed = [i for i in needed if i not in document.vectors]
             self.tally.counts["chunks_embedded"] += len(document.vectors)
-            texts = [
-                embedding_text(document.title, document.chunks[i].heading_path, document.chunks[i].text)
-                for i in to_embed
-            ]
-            self._pending.append(
-                _Pending(document, source, "updated" if stored else "added", to_embed, texts)
-            )
+            self._pending.append(_Pending(document, source, "updated" if stored else "added", to_embed))
+            self._pending_hashes.update(hashes)
 
     def _report(self, job_id: int, status: JobStatus, seconds: float) -> IngestReport:
         return IngestReport(
@@ -277,19 +292,19 @@ class IngestPipeline:
 
     # -- per file ----------------------------------------------------------------------------------
 
-    def _chunks_needing_vectors(self, document: PreparedDocument, document_id: int | None) -> list[int]:
+    def _chunks_needing_vectors(
+        self, document: PreparedDocument, hashes: list[str], document_id: int | None
+    ) -> list[int]:
         """Exact duplicates of chunks already stored (or earlier in this batch) are not embedded again."""
         with self.kb.session() as session:
-            stored = canonical_hashes(
-                session, document.collection_id, (c.content_hash for c in document.chunks), document_id
-            )
-        batch = {c.content_hash for p in self._pending for c in p.document.chunks}
-        seen = stored | batch
+            stored = canonical_hashes(session, document.collection_id, hashes, document_id)
         needed: list[int] = []
-        for chunk in document.chunks:
-            if chunk.content_hash not in seen:
-                needed.append(chunk.ordinal)
-                seen.add(chunk.content_hash)
+        seen: set[str] = set()
+        for ordinal, content_hash in enumerate(hashes):
+            if content_hash in stored or content_hash in self._pending_hashes or content_hash in seen:
+                continue
+            needed.append(ordinal)
+            seen.add(content_hash)
         return needed
 
     # -- batches -----------------------------------------------------------------------------------
@@ -300,33 +315,49 @@ class IngestPipeline:
     def _flush(self, progress: IngestProgress) -> None:
         if not self._pending:
             return
-        texts = [t for p in self._pending for t in p.texts]
+        total = self._pending_chunks()
         if not self._warmed_up:  # loading the model is not embedding work: time it apart
             began = time.perf_counter()
             self.kb.embedder.warm_up()
             self.model_load_seconds = time.perf_counter() - began
             self._warmed_up = True
-        # Embed in slices so one very large file (a long PDF) still moves the progress bar.
-        slices = []
-        for start in range(0, len(texts), self.options.batch_chunks):
+        # Texts are built one embedder batch at a time (so one very large file still moves the
+        # progress bar and never has all its texts in memory); vectors go into one compact array.
+        vectors = np.empty((total, self.kb.embedder.dimension), dtype=np.float32)
+        row = 0
+        for texts in self._text_batches():
             began = time.perf_counter()
-            slices.append(self.kb.embedder.embed_documents(texts[start : start + self.options.batch_chunks]))
+            vectors[row : row + len(texts)] = self.kb.embedder.embed_documents(texts)
             self.embed_seconds += time.perf_counter() - began
-            progress.embedded(len(slices[-1]))
-        vectors = np.concatenate(slices) if slices else np.zeros((0, self.kb.embedder.dimension), np.float32)
+            row += len(texts)
+            progress.embedded(len(texts))
         row = 0
         for pending in self._pending:
             for ordinal in pending.to_embed:
                 pending.document.vectors[ordinal] = vectors[row]
                 row += 1
         delta = self.kb.write([p.document for p in self._pending])
-        self.tally.counts["chunks_embedded"] += len(texts)
+        self.tally.counts["chunks_embedded"] += total
         self.tally.counts["chunks_added"] += delta.chunks_added
         self.tally.counts["chunks_removed"] += delta.chunks_removed
         for pending in self._pending:
             self.tally.counts[pending.outcome] += 1
             progress.file_done(pending.source, pending.outcome, len(pending.document.chunks))
-        self._pending = []
+        self._pending, self._pending_hashes = [], set()
+
+    def _text_batches(self) -> Iterator[list[str]]:
+        """What the embedder reads for the pending chunks, ``batch_chunks`` texts at a time."""
+        batch: list[str] = []
+        for pending in self._pending:
+            document = pending.document
+            for ordinal in pending.to_embed:
+                chunk = document.chunks[ordinal]
+                batch.append(embedding_text(document.title, chunk.heading_path, chunk.text))
+                if len(batch) >= self.options.batch_chunks:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
 
     def _maybe_save(self) -> None:
         if time.monotonic() - self._last_save >= self.options.save_every_seconds:
@@ -355,3 +386,10 @@ class IngestPipeline:
             delta = self.kb.delete_documents(gone)
             self.tally.counts["removed"] += len(gone)
             self.tally.counts["chunks_removed"] += delta.chunks_removed
+
+
+def _size(source: SourceFile) -> int:
+    try:
+        return source.path.stat().st_size
+    except OSError:
+        return 0  # reading it will fail and say why

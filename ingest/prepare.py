@@ -1,17 +1,24 @@
 """One file to chunks: read, hash, parse, chunk. No database and no shared state, so it can run
-in a worker thread ahead of the embedder (which releases the GIL while it computes)."""
+in a worker thread ahead of the embedder (which releases the GIL while it computes).
+
+A prepared document holds its text once: its chunks are spans of that text (``ChunkList``), each
+cut out only when it is embedded or written, so a 50 MB file does not also cost 50 MB of chunk
+copies plus per-chunk objects while it waits for the embedder.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import overload
 
-from ingest.chunking import Chunker
+from ingest.chunking import Chunker, ChunkSpan
 from ingest.discovery import SourceFile
 from ingest.document import LoaderError
 from ingest.loaders import load_file
-from retriever.types import PreparedChunk, PreparedDocument
+from retriever.types import PreparedChunk, PreparedDocument, text_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,59 @@ class Prepared:
 FileOutcome = Prepared | Skipped | Unchanged
 
 
+class ChunkList(Sequence[PreparedChunk]):
+    """A document's chunks as spans of its text plus their hashes; ``chunks[i]`` builds chunk ``i``
+    (text included) on demand."""
+
+    __slots__ = ("_hashes", "_spans", "_text")
+
+    def __init__(self, text: str, spans: list[ChunkSpan], hashes: list[str]) -> None:
+        self._text, self._spans, self._hashes = text, spans, hashes
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    @overload
+    def __getitem__(self, index: int) -> PreparedChunk: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[PreparedChunk]: ...
+    def __getitem__(self, index: int | slice) -> PreparedChunk | list[PreparedChunk]:
+        if isinstance(index, slice):
+            return [self._chunk(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._chunk(index)
+
+    def __iter__(self) -> Iterator[PreparedChunk]:
+        return (self._chunk(i) for i in range(len(self)))
+
+    @property
+    def hashes(self) -> list[str]:
+        return self._hashes
+
+    def _chunk(self, ordinal: int) -> PreparedChunk:
+        span = self._spans[ordinal]
+        return PreparedChunk(
+            ordinal=ordinal,
+            text=self._text[span.char_start : span.char_end],
+            char_start=span.char_start,
+            char_end=span.char_end,
+            token_count=span.token_count,
+            heading_path=list(span.heading_path),
+            page=span.page,
+            content_hash=self._hashes[ordinal],
+        )
+
+
+def chunk_hashes(chunks: Sequence[PreparedChunk]) -> list[str]:
+    """Content hashes of ``chunks`` in order, without building every chunk when they are spans."""
+    if isinstance(chunks, ChunkList):
+        return chunks.hashes
+    return [chunk.content_hash for chunk in chunks]
+
+
 def prepare_file(
     source: SourceFile,
     *,
@@ -47,11 +107,17 @@ def prepare_file(
             limit_mb = max_file_bytes / 1024 / 1024
             return Skipped(f"file is {stat.st_size / 1024 / 1024:.1f} MB, over the {limit_mb:.0f} MB limit")
         data = source.path.read_bytes()
+        size = len(data)
         content_hash = hashlib.sha256(data).hexdigest()
         if known_hash == content_hash and not force:
             return Unchanged()
         parsed = load_file(source.path, data)
-        spans = chunker.chunk(parsed)
+        del data  # from here on the decoded text is all that is needed
+        spans: list[ChunkSpan] = []
+        hashes: list[str] = []
+        for span in chunker.iter_chunks(parsed):
+            spans.append(span)
+            hashes.append(text_hash(parsed.text[span.char_start : span.char_end]))
         if not spans:
             return Skipped("no text to index")
     except LoaderError as exc:
@@ -61,18 +127,6 @@ def prepare_file(
     except Exception as exc:  # a parser bug must not end the whole ingest
         return Skipped(f"unexpected error: {type(exc).__name__}: {exc}")
 
-    chunks = [
-        PreparedChunk(
-            ordinal=i,
-            text=parsed.text[span.char_start : span.char_end],
-            char_start=span.char_start,
-            char_end=span.char_end,
-            token_count=span.token_count,
-            heading_path=list(span.heading_path),
-            page=span.page,
-        )
-        for i, span in enumerate(spans)
-    ]
     metadata = dict(parsed.metadata)
     if parsed.warnings:
         metadata["warnings"] = parsed.warnings
@@ -82,9 +136,9 @@ def prepare_file(
             source_uri=source.uri,
             title=parsed.title or source.path.stem,
             mime_type=parsed.mime_type,
-            size_bytes=len(data),
+            size_bytes=size,
             content_hash=content_hash,
-            chunks=chunks,
+            chunks=ChunkList(parsed.text, spans, hashes),
             modified_at=datetime.fromtimestamp(stat.st_mtime, UTC),
             metadata=metadata,
         )

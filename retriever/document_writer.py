@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from retriever.db.models import Chunk, Document, DocumentStatus, KbState
-from retriever.types import PreparedDocument
+from retriever.types import PreparedChunk, PreparedDocument
+
+WRITE_WINDOW = 500  # chunk rows per INSERT statement
 
 
 @dataclass(slots=True)
@@ -113,8 +115,15 @@ def delete_document(session: Session, document: Document) -> IndexDelta:
     return delta
 
 
-def write_document(session: Session, prepared: PreparedDocument) -> tuple[Document, IndexDelta]:
-    """Insert a new document or replace an existing version's chunks (same collection and source)."""
+def write_document(
+    session: Session, prepared: PreparedDocument, window: int = WRITE_WINDOW
+) -> tuple[Document, IndexDelta]:
+    """Insert a new document or replace an existing version's chunks (same collection and source).
+
+    Chunk rows go in with bulk INSERT ... RETURNING, ``window`` rows at a time, so writing a
+    document with tens of thousands of chunks holds one window of rows, never an ORM object per
+    chunk. The caller's transaction still makes the whole document appear at once.
+    """
     document = session.execute(
         select(Document).where(
             Document.collection_id == prepared.collection_id, Document.source_uri == prepared.source_uri
@@ -137,47 +146,79 @@ def write_document(session: Session, prepared: PreparedDocument) -> tuple[Docume
     document.status = DocumentStatus.READY
     session.flush()
 
-    stored = _canonical_by_hash(session, prepared.collection_id, {c.content_hash for c in prepared.chunks})
-    first_here: dict[str, Chunk] = {}  # canonical chunks created by this write, by hash
-    copies_here: list[tuple[Chunk, Chunk]] = []  # (copy, its canonical chunk in this same write)
-    new_chunks: list[tuple[Chunk, bool]] = []
+    batch: list[PreparedChunk] = []
     for prepared_chunk in prepared.chunks:
-        content_hash = prepared_chunk.content_hash
-        canonical = content_hash not in stored and content_hash not in first_here
-        chunk = Chunk(
-            document_id=document.id,
-            collection_id=prepared.collection_id,
-            ordinal=prepared_chunk.ordinal,
-            text=prepared_chunk.text if canonical else None,
-            char_start=prepared_chunk.char_start,
-            char_end=prepared_chunk.char_end,
-            page=prepared_chunk.page,
-            heading_path=list(prepared_chunk.heading_path),
-            token_count=prepared_chunk.token_count,
-            content_hash=content_hash,
-            duplicate_of_id=stored.get(content_hash),
-        )
-        session.add(chunk)
-        if canonical:
-            first_here[content_hash] = chunk
-        elif content_hash not in stored:
-            copies_here.append((chunk, first_here[content_hash]))
-        new_chunks.append((chunk, canonical))
-    session.flush()  # one round trip for the whole document; ids exist from here on
-    if copies_here:
-        for copy, original in copies_here:
-            copy.duplicate_of_id = original.id
-        session.flush()
-    for chunk, canonical in new_chunks:
-        if not canonical:
-            continue
+        batch.append(prepared_chunk)
+        if len(batch) >= window:
+            _insert_window(session, document.id, prepared, batch, delta)
+            batch = []
+    _insert_window(session, document.id, prepared, batch, delta)
+    return document, delta
+
+
+def _insert_window(
+    session: Session,
+    document_id: int,
+    prepared: PreparedDocument,
+    chunks: list[PreparedChunk],
+    delta: IndexDelta,
+) -> None:
+    """Insert one window of a document's chunks. The first copy of a text in the collection is
+    canonical (it keeps the text and gets the vector); later copies point at it. Earlier windows
+    are already in the database, so looking hashes up there finds them too."""
+    if not chunks:
+        return
+    stored = _canonical_by_hash(session, prepared.collection_id, {c.content_hash for c in chunks})
+    canonical: list[PreparedChunk] = []
+    copies: list[PreparedChunk] = []  # duplicates of a chunk stored earlier or earlier in this window
+    first_here: set[str] = set()
+    for chunk in chunks:
+        if chunk.content_hash in stored or chunk.content_hash in first_here:
+            copies.append(chunk)
+        else:
+            canonical.append(chunk)
+            first_here.add(chunk.content_hash)
+    ids = _insert_rows(session, document_id, prepared.collection_id, canonical, {})
+    for chunk, chunk_id in zip(canonical, ids, strict=True):
+        stored[chunk.content_hash] = chunk_id
         vector = prepared.vectors.get(chunk.ordinal)
         if vector is None:
-            delta.needs_vector.add(chunk.id)
+            delta.needs_vector.add(chunk_id)
         else:
-            delta.add[chunk.id] = vector
-    delta.chunks_added = len(new_chunks)
-    return document, delta
+            delta.add[chunk_id] = vector
+    _insert_rows(session, document_id, prepared.collection_id, copies, stored)
+    delta.chunks_added += len(chunks)
+
+
+def _insert_rows(
+    session: Session,
+    document_id: int,
+    collection_id: int,
+    chunks: list[PreparedChunk],
+    canonical_ids: dict[str, int],
+) -> list[int]:
+    """Bulk-insert chunk rows in order and return their ids; a chunk whose hash is in
+    ``canonical_ids`` is stored as a copy of that chunk (no text)."""
+    if not chunks:
+        return []
+    rows = [
+        {
+            "document_id": document_id,
+            "collection_id": collection_id,
+            "ordinal": chunk.ordinal,
+            "text": None if chunk.content_hash in canonical_ids else chunk.text,
+            "char_start": chunk.char_start,
+            "char_end": chunk.char_end,
+            "page": chunk.page,
+            "heading_path": list(chunk.heading_path),
+            "token_count": chunk.token_count,
+            "content_hash": chunk.content_hash,
+            "duplicate_of_id": canonical_ids.get(chunk.content_hash),
+        }
+        for chunk in chunks
+    ]
+    result = session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
 
 
 def _canonical_by_hash(session: Session, collection_id: int, hashes: set[str]) -> dict[str, int]:

@@ -30,6 +30,8 @@ from retriever.index.vector_index import VectorIndex
 from retriever.interrupts import deferred_interrupts
 from retriever.types import PreparedDocument
 
+_ADD_WINDOW = 4096  # vectors copied into the index per call
+
 
 class IndexMismatchError(RuntimeError):
     """The saved index was built by another embedder; its vectors are meaningless to this one."""
@@ -274,9 +276,11 @@ class KnowledgeBase:
 
     def _apply(self, delta: IndexDelta, generation: int) -> None:
         self.index.remove(np.fromiter(delta.remove, dtype=np.int64))
-        if delta.add:
-            ids = np.fromiter(delta.add, dtype=np.int64)
-            self.index.add(ids, np.stack([np.asarray(delta.add[i], dtype=np.float32) for i in ids]))
+        ids = list(delta.add)
+        for start in range(0, len(ids), _ADD_WINDOW):  # a window at a time: no second copy of them all
+            window = ids[start : start + _ADD_WINDOW]
+            vectors = np.stack([np.asarray(delta.add[i], dtype=np.float32) for i in window])
+            self.index.add(np.asarray(window, dtype=np.int64), vectors)
         if delta.needs_vector:
             consistency.embed_chunks(self.sessions, self.index, self.embedder, sorted(delta.needs_vector))
         self._generation = generation

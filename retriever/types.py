@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,7 +52,7 @@ class PreparedDocument:
     mime_type: str
     size_bytes: int
     content_hash: str
-    chunks: list[PreparedChunk]
+    chunks: Sequence[PreparedChunk]  # a list, or spans of the text built on demand (ingest.prepare)
     modified_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     # Vector per chunk ordinal; chunks that are known duplicates need none.
