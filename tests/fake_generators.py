@@ -118,6 +118,43 @@ def passage_teacher(**options: object) -> PassageTeacher:
     return PassageTeacher(**options)
 
 
+class SlowTalker(PassageCopier):
+    """A slow, long-winded model for disconnect tests: its answer is passage [1]'s first sentence
+    cited, then filler words, one every ``delay_s``, up to ``words`` (and the token budget). Like
+    the llama.cpp backend it is not thread-safe, so answers queue for it one at a time. It records
+    each stream's words produced and whether the stream was closed before its end."""
+
+    thread_safe = False
+
+    def __init__(
+        self, words: int = 2000, delay_s: float = 0.02, context_window: int = 8192, **options: object
+    ) -> None:
+        super().__init__(context_window=context_window, **options)  # type: ignore[arg-type]
+        self.words, self.delay_s = words, delay_s
+        self.streams: list[dict[str, object]] = []  # {"words": produced, "closed": closed early}
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        import time
+
+        record: dict[str, object] = {"words": 0, "closed": False}
+        self.streams.append(record)
+        first = self._text(messages, options)
+        length = min(self.words, options.max_tokens)
+        try:
+            for i in range(length):
+                if i:
+                    time.sleep(self.delay_s)
+                record["words"] = i + 1
+                yield first if i == 0 else " and"
+        except GeneratorExit:
+            record["closed"] = True
+            raise
+
+
+def slow_talker(**options: object) -> SlowTalker:
+    return SlowTalker(**options)
+
+
 class EnforcedWindow:
     """Mixed into a fake: a prompt that does not fit the context window fails the way llama.cpp
     fails (a bare ValueError), so tests see what an unfitted prompt would do to the real model."""

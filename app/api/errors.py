@@ -9,9 +9,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.disconnect import CLIENT_CLOSED, ClientGone
 from app.api.pool import Overloaded
 from generator.base import GeneratorNotFoundError, PromptTooLongError
 from generator.models import ModelNotInstalledError
@@ -31,12 +32,19 @@ class ModelUnavailableError(RuntimeError):
     """The answer model cannot be loaded (missing package or file, unreadable weights)."""
 
 
+def exc_message(exc: BaseException) -> str:
+    """The message an exception was raised with. ``str()`` of a ``KeyError`` is the repr of its
+    argument (quotes added), and stripping quotes off afterwards also eats the ones the message
+    itself ends with (``no collection named 'nope'``), so read the argument instead."""
+    return str(exc.args[0]) if len(exc.args) == 1 else str(exc)
+
+
 def classify(exc: BaseException) -> tuple[int, str]:
     """(status, detail) of a failure: the same answer in a response head or inside a stream."""
     if isinstance(exc, ApiError):
         return exc.status, exc.detail
     if isinstance(exc, CollectionNotFoundError):
-        return 404, str(exc).strip("'\"")
+        return 404, exc_message(exc)
     if isinstance(exc, GeneratorNotFoundError):
         return 400, str(exc)
     if isinstance(exc, PromptTooLongError):  # the question alone does not fit the model's window
@@ -80,6 +88,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if runtime is not None:
             runtime.metrics.rejected.labels(exc.pool).inc()
         return problem(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, _: ClientGone) -> Response:
+        log.info("%s %s: the client left before its answer was ready", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED)  # nobody reads it; the metrics count it
 
     known_errors = (
         CollectionNotFoundError,

@@ -26,10 +26,11 @@ class LimitsAndMetrics:
         self.body_limit = body_limit  # path -> most bytes its body may have
 
     @staticmethod
-    def _route(scope: Scope) -> str:
-        """The matched route's template; the router leaves it in the scope once it has routed."""
+    def _route(scope: Scope) -> str | None:
+        """The matched route's template (never the raw path); the router leaves the route in the
+        scope once it has routed. ``None`` when no route matched."""
         route = scope.get("route")
-        return getattr(route, "path", None) or "unmatched"
+        return getattr(route, "path_format", None) or getattr(route, "path", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -70,7 +70,9 @@ class BoundedPool:
 
         Admission and the start of the work happen here, before the response starts, so a full
         queue can still become a 429, and the slot is freed when the thread ends even if nobody
-        ever reads the stream. If the reader goes away, the producer stops at its next item.
+        ever reads the stream. If the reader goes away (closes the stream or is cancelled), the
+        producer is closed at its next item, so its slot frees for the next caller; work that has
+        not started yet is skipped.
         """
         loop = asyncio.get_running_loop()
         items: asyncio.Queue[object] = asyncio.Queue()
@@ -81,14 +83,22 @@ class BoundedPool:
                 loop.call_soon_threadsafe(items.put_nowait, item)
 
         def work() -> None:
+            iterator: Iterator[T] | None = None
             try:
-                for item in produce():
-                    put(item)
+                if cancelled.is_set():  # the reader left while this waited for a worker
+                    return
+                iterator = produce()
+                for item in iterator:
                     if cancelled.is_set():
                         break
+                    put(item)
             except BaseException as exc:  # delivered to the reader, who re-raises it
                 put(_Failure(exc))
             finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:  # a generator stops now (the model's stream with it), not at GC
+                    with contextlib.suppress(Exception):
+                        close()
                 put(_DONE)
 
         self._admit()

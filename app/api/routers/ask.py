@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive
 
 from app.answer_payload import answer_dict
 from app.answering import AnswerEvent
 from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections, existing_scope
+from app.api.disconnect import unless_client_leaves
 from app.api.errors import ApiError, classify, log
 from app.api.models_offered import check_model
 from app.api.runtime import Runtime
@@ -76,15 +78,23 @@ async def with_deadline(events: AsyncIterator[Any], seconds: float) -> AsyncIter
         await iterator.aclose()
 
 
-async def answer_once(runtime: Runtime, produce: Callable[[], Iterator[AnswerEvent]]) -> dict[str, Any]:
-    """The whole answer as its JSON dict, computed on the generation pool within the time limit."""
+async def answer_once(
+    runtime: Runtime, produce: Callable[[], Iterator[AnswerEvent]], receive: Receive
+) -> dict[str, Any]:
+    """The whole answer as its JSON dict, computed on the generation pool within the time limit.
 
-    def whole() -> dict[str, Any]:
-        final = list(produce())[-1].answer
-        assert final is not None
-        return answer_dict(final)
+    It runs as a stream nobody sees, so that giving up (the time limit, or ``ClientGone`` when
+    the client disconnects first) stops the model at its next token and frees the pool slot."""
+    events = runtime.generation_pool.stream(produce)  # admitted now: 429 if the queue is full
 
-    answer = await asyncio.wait_for(runtime.generation_pool.run(whole), runtime.settings.request_timeout_s)
+    async def last() -> AnswerEvent:
+        final: AnswerEvent | None = None
+        async for event in with_deadline(events, runtime.settings.request_timeout_s):
+            final = event
+        assert final is not None and final.answer is not None
+        return final
+
+    answer = answer_dict((await unless_client_leaves(receive, last())).answer)
     runtime.metrics.observe_timings(answer["timings"])
     return answer
 
@@ -106,7 +116,7 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     response_model=AnswerOut,
     responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream=true"}},
 )
-async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep) -> Any:
+async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep, request: Request) -> Any:
     if not body.question.strip():
         raise ApiError(422, "question: the question is empty")
     allowed_collections(principal, body.collections)  # a named collection outside the scope: 403 now
@@ -127,7 +137,7 @@ async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep) -> An
 
     timeout = runtime.settings.request_timeout_s
     if not body.stream:
-        return await answer_once(runtime, produce)
+        return await answer_once(runtime, produce, request.receive)
 
     events = runtime.generation_pool.stream(produce)  # admitted now: 429 before the stream starts
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -108,7 +108,9 @@ async def models(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]
 
 
 @router.post("/chat/completions")
-async def chat_completions(body: ChatCompletionBody, runtime: RuntimeDep, principal: PrincipalDep) -> Any:
+async def chat_completions(
+    body: ChatCompletionBody, runtime: RuntimeDep, principal: PrincipalDep, request: Request
+) -> Any:
     question, history = _split(body.messages)
     allowed_collections(principal, body.collections)  # a named collection outside the scope: 403 now
     model = None if body.model == DEFAULT_NAME else body.model
@@ -129,7 +131,7 @@ async def chat_completions(body: ChatCompletionBody, runtime: RuntimeDep, princi
 
     timeout = runtime.settings.request_timeout_s
     if not body.stream:
-        return _completion(completion_id, body.model, await answer_once(runtime, produce))
+        return _completion(completion_id, body.model, await answer_once(runtime, produce, request.receive))
 
     events = runtime.generation_pool.stream(produce)
 
