@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.settings import Settings, redact_url
-from ingest.jobs import pid_alive
+from ingest.jobs import owner_gone
 from retriever.db.models import IngestJob, JobStatus, KbState
 from retriever.knowledge_base import KnowledgeBase
 
@@ -34,7 +33,7 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(opened)
         if opened.state != FAIL:
             try:
-                checks += _index(kb, busy) + _jobs(kb)
+                checks += _index(kb, busy) + _jobs(kb, busy)
             finally:
                 kb.close()
     checks.append(_queue(settings))
@@ -164,17 +163,23 @@ def _index(kb: KnowledgeBase, busy: bool) -> list[Check]:
     return checks
 
 
-def _jobs(kb: KnowledgeBase) -> list[Check]:
-    host = socket.gethostname()
+def _jobs(kb: KnowledgeBase, busy: bool) -> list[Check]:
+    """Running jobs nobody runs any more, by the rule the writers use to close them
+    (``owner_gone``): doctor holds the writer lock unless another process is writing."""
     with kb.session() as session:
         running = (
             session.execute(select(IngestJob).where(IngestJob.status == JobStatus.RUNNING)).scalars().all()
         )
-    dead = [j for j in running if j.host == host and j.pid and not pid_alive(j.pid)]
+    dead = [j for j in running if owner_gone(j, writer_held=not busy)]
     if dead:
         ids = ", ".join(str(j.id) for j in dead)
         return [
-            Check("jobs", WARN, f"job(s) {ids} were left running by a process that is gone; run them again")
+            Check(
+                "jobs",
+                WARN,
+                f"job(s) {ids} were left running by a process that is gone; the next API start or "
+                "ingest marks them interrupted: ingest their files again",
+            )
         ]
     return [Check("jobs", OK, f"{len(running)} running")]
 

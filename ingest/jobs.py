@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from retriever.db.models import IngestJob, JobStatus, utcnow
 from retriever.knowledge_base import KnowledgeBase
@@ -38,6 +39,36 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def owner_gone(job: IngestJob, *, writer_held: bool) -> bool:
+    """Whether ``job`` is ``running`` but nobody runs it any more, so it can never end by itself.
+
+    Whoever runs a job holds the writer lock of the index folder for the whole run, so a caller
+    holding that lock knows every running job (but its own) is orphaned, on whatever machine it
+    ran. Without the lock only this machine's jobs can be judged: by whether their process lives."""
+    if job.status != JobStatus.RUNNING:
+        return False
+    if writer_held:
+        return True
+    return job.host == socket.gethostname() and bool(job.pid) and not pid_alive(job.pid)
+
+
+def interrupt_orphans(session: Session, *, writer_held: bool, keep: int | None = None) -> list[int]:
+    """Close the running jobs nobody runs any more (``owner_gone``) as interrupted, with the
+    reason, so whoever polls them sees an end; ``keep`` is the caller's own job. Their ids."""
+    closed = []
+    for job in session.execute(select(IngestJob).where(IngestJob.status == JobStatus.RUNNING)).scalars():
+        if job.id != keep and owner_gone(job, writer_held=writer_held):
+            job.status, job.finished_at = JobStatus.INTERRUPTED, job.updated_at
+            reason = (
+                f"the process running this job (pid {job.pid} on {job.host or 'an unknown host'}) "
+                "stopped before it finished; the documents it finished are kept, ingest the same "
+                "files again for the rest"
+            )
+            job.errors = [*job.errors, {"path": "", "reason": reason}]
+            closed.append(job.id)
+    return closed
 
 
 def queue_job(kb: KnowledgeBase, collection_id: int, sources: list[str]) -> int:
@@ -110,12 +141,7 @@ class JobRecorder:
         """Record a running job; ``job_id`` adopts a row queued earlier (an upload through the API)."""
         host = socket.gethostname()
         with self.kb.sessions.begin() as session:
-            for stale in session.execute(
-                select(IngestJob).where(IngestJob.status == JobStatus.RUNNING, IngestJob.host == host)
-            ).scalars():
-                if not pid_alive(stale.pid):
-                    stale.status = JobStatus.INTERRUPTED
-                    stale.finished_at = stale.updated_at
+            interrupt_orphans(session, writer_held=self.kb.writable, keep=job_id)
             job = session.get(IngestJob, job_id) if job_id is not None else None
             if job is None:
                 job = IngestJob(collection_id=collection_id, sources=sources)

@@ -4,7 +4,8 @@ A single worker thread takes work in order, each piece on a writable knowledge b
 (``app.ingest_jobs``); readers then pick up the saved index. With a task queue configured
 (``queue_url``), uploads go to the queue instead and ``citewise worker`` processes run them; the
 thread still does deletions. Without one, jobs still queued when a process stopped are found in
-the database and run when the next one starts.
+the database and run when the next one starts; jobs a dead process left running are marked
+interrupted at start-up.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from sqlalchemy import select
 from app.ingest_jobs import fail_job, run_ingest_job, with_writer
 from app.job_queue import IngestQueue
 from app.settings import Settings
+from ingest.jobs import interrupt_orphans
 from retriever.db.models import IngestJob, JobStatus
 from retriever.embedders.base import Embedder
+from retriever.index.persistence import IndexLockedError
 from retriever.knowledge_base import KnowledgeBase
 
 
@@ -61,6 +64,7 @@ class JobRunner:
     def start(self) -> None:
         if self._thread is not None:
             return
+        self.close_orphans()
         if self.task_queue is None:
             self._requeue_leftovers()
         self._thread = threading.Thread(target=self._loop, name="citewise-jobs", daemon=True)
@@ -86,6 +90,21 @@ class JobRunner:
         future: Future[Any] = Future()
         self._work.put(_Call(fn, future))
         return future
+
+    def close_orphans(self) -> list[int]:
+        """Mark the jobs a dead process left ``running`` as interrupted, so clients polling them
+        see an end. With the writer lock free, nobody is running any job; while another process
+        writes, only this machine's jobs whose process is gone can be told apart. Queued jobs are
+        left alone: this process runs them (below), or a task-queue worker does."""
+        try:
+            with self.reader.store.writer_lock():
+                return self._interrupt_orphans(writer_held=True)
+        except IndexLockedError:
+            return self._interrupt_orphans(writer_held=False)
+
+    def _interrupt_orphans(self, *, writer_held: bool) -> list[int]:
+        with self.reader.sessions.begin() as session:
+            return interrupt_orphans(session, writer_held=writer_held)
 
     def _requeue_leftovers(self) -> None:
         with self.reader.session() as session:
