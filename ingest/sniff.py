@@ -13,7 +13,9 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from ingest.archive import ArchiveBombError, check_entry_count
 from ingest.document import LoaderError
 
 HEAD_SIZE = 8192
@@ -153,7 +155,12 @@ def _binary(mime: str) -> SniffResult:
 
 
 def _sniff_zip(path: Path, head: bytes, ext: str) -> SniffResult:
-    names = _zip_names(path, head)
+    try:
+        names = _zip_names(path, head)
+    except ArchiveBombError as exc:
+        if ext == ".docx":
+            return SniffResult(MIME_TYPES["docx"], "docx")  # the Word loader refuses it, same reason
+        return SniffResult("application/zip", "unsupported", str(exc))
     if names is None:
         if ext == ".docx":
             # Let the Word loader report the corruption in its own words.
@@ -169,16 +176,23 @@ def _sniff_zip(path: Path, head: bytes, ext: str) -> SniffResult:
 
 
 def _zip_names(path: Path, head: bytes) -> set[str] | None:
+    """The archive's member names; the entries are counted first, as ``zipfile`` builds an object
+    for every one (ArchiveBombError past the limit)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(head)) as zf:
-            return set(zf.namelist())
+        return _names(io.BytesIO(head))
     except (zipfile.BadZipFile, OSError, ValueError):
         pass  # head may be only the start of the archive; the directory is at the end
     try:
-        with zipfile.ZipFile(path) as zf:
-            return set(zf.namelist())
+        with path.open("rb") as fh:
+            return _names(fh)
     except (zipfile.BadZipFile, OSError, ValueError):
         return None
+
+
+def _names(fh: BinaryIO) -> set[str]:
+    check_entry_count(fh)
+    with zipfile.ZipFile(fh) as zf:
+        return set(zf.namelist())
 
 
 def _decode_head(start: bytes) -> str | None:

@@ -16,6 +16,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from ingest.archive import bounded_package
 from ingest.document import BlockKind, LoaderError, ParsedDocument, TextAssembler
 from ingest.loaders._common import HeadingStack, require_blocks, squash, stem
 from ingest.sniff import MIME_TYPES
@@ -57,12 +58,19 @@ def load(data: bytes, *, filename: str) -> ParsedDocument:
 
 
 def _open(data: bytes) -> Document:
+    """The document, parsed from a bounded copy of the package (see ``ingest.archive``)."""
     try:
-        return docx.Document(io.BytesIO(data))
+        package = bounded_package(data, keep=_is_xml_part)
+        return docx.Document(io.BytesIO(package))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError) as exc:
         raise LoaderError(f"corrupt Word document: {exc}") from exc
     except ValueError as exc:  # e.g. a macro-enabled .docm or a template
         raise LoaderError(f"not a supported Word document: {exc}") from exc
+
+
+def _is_xml_part(name: str) -> bool:
+    """Parts that hold text or structure; media, fonts and embedded files are never inflated."""
+    return name.lower().endswith((".xml", ".rels"))
 
 
 def _style_name(paragraph: Paragraph) -> str:

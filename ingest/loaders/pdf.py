@@ -17,6 +17,7 @@ from pypdf.errors import DependencyError, PdfReadError
 
 from ingest.document import BlockKind, LoaderError, ParsedDocument, TextAssembler
 from ingest.loaders._common import require_blocks, squash, stem
+from ingest.loaders.pdf_streams import check_streams
 from ingest.loaders.pdf_text import (
     BULLET_GLYPHS,
     first_line,
@@ -48,6 +49,7 @@ def load(data: bytes, *, filename: str) -> ParsedDocument:
         raise LoaderError(f"corrupt PDF: {exc}") from exc
     if page_count == 0:
         raise LoaderError("PDF has no pages")
+    _check_streams(reader)
 
     warnings: list[str] = []
     texts = _pdfium_page_texts(data, page_count)
@@ -98,6 +100,16 @@ def _open(data: bytes) -> PdfReader:
         if result == PasswordType.NOT_DECRYPTED:
             raise LoaderError("PDF is encrypted and needs a password")
     return reader
+
+
+def _check_streams(reader: PdfReader) -> None:
+    """Refuse a decompression bomb before pdfium inflates it (see ``pdf_streams``)."""
+    try:
+        check_streams(reader)
+    except LoaderError:
+        raise
+    except Exception:  # an object pypdf cannot walk; pdfium may still read the page
+        return
 
 
 def _page_text(reader: PdfReader, index: int, warnings: list[str]) -> str:
