@@ -42,10 +42,10 @@ _STEP = 256 * 1024  # bytes inflated (and compressed bytes fed) per step
 class ArchiveLimits:
     """Bounds on what reading one archive may cost; the defaults are documented in docs/formats.md."""
 
-    max_members: int = 10_000  # directory entries (a 500-page report has a few hundred)
-    max_member_bytes: int = 64 * MiB  # one part, inflated (a 500-page document.xml is ~15 MB)
+    max_members: int = 10_000  # directory entries (Word writes under 20, plus one per image)
+    max_member_bytes: int = 64 * MiB  # one part, inflated (2,400 pages of text: 7.6 MB)
     max_total_bytes: int = 128 * MiB  # all parts read, inflated
-    max_ratio: float = 100.0  # inflated / compressed size of one part (Word XML: ~5-30)
+    max_ratio: float = 100.0  # inflated / compressed size of one part (text XML: far less)
     ratio_floor_bytes: int = 1 * MiB  # parts smaller than this may compress as well as they like
 
 
