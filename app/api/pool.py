@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -65,7 +65,7 @@ class BoundedPool:
         work.add_done_callback(lambda _: self._release())
         return await asyncio.wrap_future(work)
 
-    def stream(self, produce: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    def stream(self, produce: Callable[[], Iterator[T]]) -> Relay[T]:
         """Items of ``produce()`` (iterated on a worker thread) as they come.
 
         Admission and the start of the work happen here, before the response starts, so a full
@@ -108,20 +108,44 @@ class BoundedPool:
             self._release()
             raise
         future.add_done_callback(lambda _: self._release())
-        return self._relay(items, cancelled)
-
-    @staticmethod
-    async def _relay(items: asyncio.Queue[object], cancelled: threading.Event) -> AsyncIterator[T]:
-        try:
-            while (item := await items.get()) is not _DONE:
-                if isinstance(item, _Failure):
-                    raise item.error
-                yield item  # type: ignore[misc]
-        finally:
-            cancelled.set()
+        return Relay(items, cancelled)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Relay(Generic[T]):
+    """The reading end of ``BoundedPool.stream``. Once the reader is done with it (the end came,
+    it failed, ``aclose()``, a cancelled read, or the relay is dropped unread), the producer is told
+    to stop: an object, not an async generator, so that this holds even if it was never iterated."""
+
+    def __init__(self, items: asyncio.Queue[object], cancelled: threading.Event) -> None:
+        self._items, self._cancelled = items, cancelled
+
+    def __aiter__(self) -> Relay[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._cancelled.is_set():
+            raise StopAsyncIteration
+        try:
+            item = await self._items.get()
+        except BaseException:  # a cancelled read: nobody will read on
+            self._cancelled.set()
+            raise
+        if item is _DONE:
+            self._cancelled.set()
+            raise StopAsyncIteration
+        if isinstance(item, _Failure):
+            self._cancelled.set()
+            raise item.error
+        return item  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        self._cancelled.set()
+
+    def __del__(self) -> None:
+        self._cancelled.set()
 
 
 class _Failure:

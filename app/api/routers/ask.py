@@ -94,7 +94,10 @@ async def answer_once(
         assert final is not None and final.answer is not None
         return final
 
-    answer = answer_dict((await unless_client_leaves(receive, last())).answer)
+    try:
+        answer = answer_dict((await unless_client_leaves(receive, last())).answer)
+    finally:
+        await events.aclose()  # whatever happened, the model stops (if it has not already)
     runtime.metrics.observe_timings(answer["timings"])
     return answer
 
