@@ -39,7 +39,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-LAYOUTS = ("one-line", "multi-line")
+LAYOUTS = ("one-line", "multi-line")  # the default runs; "run-on" (one line, no sentence ends) too
+CHUNK_ONLY = """
+import sys
+from pathlib import Path
+from ingest.chunking import Chunker
+from ingest.loaders import load_file
+from retriever.embedders.minilm import MiniLMEmbedder
+path = Path(sys.argv[1])
+print(len(Chunker(MiniLMEmbedder().count_tokens, 200, 30).chunk(load_file(path, path.read_bytes()))))
+"""
 
 
 def vocabulary() -> list[str]:
@@ -69,6 +78,8 @@ def make_text(path: Path, megabytes: int, layout: str, unique_mb: float, seed: i
     pool = paragraphs(vocabulary(), seed, int(unique_mb * 2**20))
     if layout == "multi-line":
         block = "\n\n".join(textwrap.fill(p, 80) for p in pool) + "\n\n"
+    elif layout == "run-on":
+        block = " ".join(pool).replace(".", "") + " "
     else:
         block = " ".join(pool) + " "
     size = megabytes * 2**20
@@ -87,7 +98,11 @@ def vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
-def run_ingest(code: Path, corpus: Path, data_dir: Path, cap_mb: float) -> dict[str, object]:
+def run_ingest(
+    code: Path, corpus: Path, data_dir: Path, cap_mb: float, chunk_only: bool = False
+) -> dict[str, object]:
+    """One ingest (or, with ``chunk_only``, only parsing and chunking ``corpus``'s file with the
+    real tokenizer, no model: the stage that blew up before) in a child process; its peak RSS."""
     env = {
         **os.environ,
         "PYTHONPATH": str(code),
@@ -98,14 +113,11 @@ def run_ingest(code: Path, corpus: Path, data_dir: Path, cap_mb: float) -> dict[
     for name in ("CITEWISE_EMBEDDER", "CITEWISE_DATABASE_URL"):  # the defaults are what is measured
         env.pop(name, None)
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "ingest", str(corpus), "--quiet"],
-            cwd=code,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-        )
+    command = [sys.executable, "-m", "app.cli.main", "ingest", str(corpus), "--quiet"]
+    if chunk_only:
+        command = [sys.executable, "-c", CHUNK_ONLY, str(next(corpus.iterdir()))]
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
+        child = subprocess.Popen(command, cwd=code, env=env, stdout=output, stderr=errors)
         capped = False
         while True:  # reaped with wait4, which reports this child's own peak RSS
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -121,6 +133,8 @@ def run_ingest(code: Path, corpus: Path, data_dir: Path, cap_mb: float) -> dict[
         seconds = time.perf_counter() - started
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
+        output.seek(0)
+        printed = output.read().decode(errors="replace").split()
     result: dict[str, object] = {
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "seconds": round(seconds, 1),
@@ -128,7 +142,9 @@ def run_ingest(code: Path, corpus: Path, data_dir: Path, cap_mb: float) -> dict[
         "over_cap": capped,
     }
     database = data_dir / "citewise.db"
-    if not capped and database.exists():
+    if chunk_only and not capped and printed and printed[-1].isdigit():
+        result.update(chunks=int(printed[-1]), chunks_embedded=0)
+    elif not capped and database.exists():
         with sqlite3.connect(database) as connection:
             rows, canonical = connection.execute(
                 "select count(*), sum(duplicate_of_id is null) from chunks"
@@ -175,30 +191,9 @@ def save(results: Path, labels: dict) -> None:
 
 def markdown(result: dict) -> str:
     labels = result["labels"]
-    names = sorted(labels, key=lambda name: (name != "before", name))
-    keys = sorted({(r["megabytes"], r["layout"]) for data in labels.values() for r in data["runs"]})
-    header = "| file | " + " | ".join(f"{n}: peak RSS | {n}: time" for n in names) + " | chunks (embedded) |"
-    lines = [header, "|---|" + "---|---|" * len(names) + "---|"]
-    for megabytes, layout in keys:
-        cells = []
-        chunks = ""
-        for name in names:
-            run = next(
-                (r for r in labels[name]["runs"] if (r["megabytes"], r["layout"]) == (megabytes, layout)),
-                None,
-            )
-            if run is None:
-                cells += ["", ""]
-                continue
-            peak = (
-                f"> {labels[name]['rss_cap_mb']:,.0f} MB (stopped)"
-                if run["over_cap"]
-                else (f"{run['peak_rss_mb']:,.0f} MB")
-            )
-            cells += [peak, f"{run['seconds']:,.0f} s"]
-            if "chunks" in run:
-                chunks = f"{run['chunks']:,} ({run['chunks_embedded']:,})"
-        lines.append(f"| {megabytes} MB {layout} | " + " | ".join(cells) + f" | {chunks} |")
+    order = sorted(labels, key=lambda name: (not name.startswith("before"), name))
+    full = table(labels, [n for n in order if "chunking only" not in n], "chunks (embedded)")
+    chunking = table(labels, [n for n in order if "chunking only" in n], "chunks")
     notes = "\n".join(
         f"- {name}: commit {data['commit']} ({data['code']}), {data['date']}, "
         f"{data['unique_mb']} MB of distinct paragraphs repeated"
@@ -208,10 +203,42 @@ def markdown(result: dict) -> str:
         "# Ingest memory benchmark\n\n"
         f"`citewise ingest` of one .txt file, real MiniLM embedder, SQLite, {result['machine']}; peak RSS "
         "of the ingest process (ru_maxrss), model included.\n\n"
-        + "\n".join(lines)
-        + f"\n\n{notes}\n\nDistinct chunks also cost their vectors, 1.5 KB each (1.6 bytes per byte of "
-        "distinct English text), not exercised by the repeated paragraphs; see the script's docstring.\n"
+        f"{full}\n\n"
+        "Parsing and chunking alone (real tokenizer, no model), including `run-on`: one line without a "
+        f"single sentence end.\n\n{chunking}\n\n{notes}\n\n"
+        "Distinct chunks also cost their vectors, 1.5 KB each (1.6 bytes per byte of distinct English "
+        "text), which the repeated paragraphs do not exercise; see the script's docstring.\n"
     )
+
+
+def table(labels: dict, names: list[str], chunks_title: str) -> str:
+    """One row per file, a peak-RSS and a time column per label."""
+    if not names:
+        return ""
+    keys = sorted({(r["megabytes"], r["layout"]) for name in names for r in labels[name]["runs"]})
+    header = "| file | " + " | ".join(f"{n}: peak RSS | {n}: time" for n in names) + f" | {chunks_title} |"
+    lines = [header, "|---|" + "---|---|" * len(names) + "---|"]
+    for megabytes, layout in keys:
+        cells: list[str] = []
+        chunks = ""
+        for name in names:
+            run = next(
+                (r for r in labels[name]["runs"] if (r["megabytes"], r["layout"]) == (megabytes, layout)),
+                None,
+            )
+            if run is None:
+                cells += ["", ""]
+                continue
+            stopped = f"> {labels[name]['rss_cap_mb']:,.0f} MB (stopped)"
+            cells += [
+                stopped if run["over_cap"] else f"{run['peak_rss_mb']:,.0f} MB",
+                f"{run['seconds']:,.0f} s",
+            ]
+            if "chunks" in run:
+                embedded = run["chunks_embedded"]
+                chunks = f"{run['chunks']:,}" + (f" ({embedded:,})" if embedded else "")
+        lines.append(f"| {megabytes} MB {layout} | " + " | ".join(cells) + f" | {chunks} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -227,6 +254,7 @@ def main() -> None:
     )
     parser.add_argument("--rss-cap-mb", type=float, default=6000, help="stop a run that needs more")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--chunk-only", action="store_true", help="parse and chunk only, no model")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the .json and .md go")
     parser.add_argument("--merge", type=Path, help="only add the labels of this results .json, then stop")
     args = parser.parse_args()
@@ -247,7 +275,7 @@ def main() -> None:
                 make_text(corpus / f"{layout}.txt", megabytes, layout, args.unique_mb, args.seed)
                 print(f"{args.label}: {megabytes} MB {layout} …", flush=True)
                 data_dir = work / f"data-{megabytes}-{layout}"
-                run = run_ingest(args.code.resolve(), corpus, data_dir, args.rss_cap_mb)
+                run = run_ingest(args.code.resolve(), corpus, data_dir, args.rss_cap_mb, args.chunk_only)
                 runs.append({"megabytes": megabytes, "layout": layout, **run})
                 print(f"  {run}", flush=True)
                 shutil.rmtree(corpus, ignore_errors=True)
