@@ -33,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,11 +100,49 @@ def vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
+def upload_and_wait(port: int, file: Path, done: dict[str, object]) -> None:
+    """Upload ``file`` to a starting `citewise serve` and wait for its ingest job to end."""
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    boundary = "citewise-bench-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{file.name}"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + file.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{base}/v1/documents", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    job = json.loads(urllib.request.urlopen(request, timeout=600).read())["job_id"]
+    del body
+    while True:
+        state = json.loads(urllib.request.urlopen(f"{base}/v1/jobs/{job}", timeout=60).read())
+        if state["status"] not in ("queued", "running"):
+            done.update(job_status=state["status"])
+            return
+        time.sleep(1)
+
+
 def run_ingest(
-    code: Path, corpus: Path, data_dir: Path, cap_mb: float, chunk_only: bool = False
+    code: Path,
+    corpus: Path,
+    data_dir: Path,
+    cap_mb: float,
+    chunk_only: bool = False,
+    serve_port: int | None = None,
 ) -> dict[str, object]:
-    """One ingest (or, with ``chunk_only``, only parsing and chunking ``corpus``'s file with the
-    real tokenizer, no model: the stage that blew up before) in a child process; its peak RSS."""
+    """One ingest in a child process, and its peak RSS: `citewise ingest`; with ``chunk_only``,
+    only parsing and chunking the file with the real tokenizer (no model: the stage that blew up
+    before); with ``serve_port``, `citewise serve` given the file as an upload (the server also
+    loads the default answer model at start-up)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(code),
@@ -116,13 +156,23 @@ def run_ingest(
     command = [sys.executable, "-m", "app.cli.main", "ingest", str(corpus), "--quiet"]
     if chunk_only:
         command = [sys.executable, "-c", CHUNK_ONLY, str(next(corpus.iterdir()))]
+    if serve_port is not None:
+        command = [sys.executable, "-m", "app.cli.main", "serve", "--port", str(serve_port)]
+    job: dict[str, object] = {}
     with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
         child = subprocess.Popen(command, cwd=code, env=env, stdout=output, stderr=errors)
+        if serve_port is not None:
+            client = threading.Thread(
+                target=upload_and_wait, args=(serve_port, next(corpus.iterdir()), job), daemon=True
+            )
+            client.start()
         capped = False
         while True:  # reaped with wait4, which reports this child's own peak RSS
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
+            if serve_port is not None and not client.is_alive():
+                child.terminate()  # the job has ended (or the upload failed): stop the server
             if vm_hwm_mb(child.pid) > cap_mb:
                 capped = True
                 child.kill()
@@ -141,6 +191,8 @@ def run_ingest(
         "exit_status": child.returncode,
         "over_cap": capped,
     }
+    if serve_port is not None:
+        result["exit_status"] = 0 if job.get("job_status") == "completed" else f"job {job}"
     database = data_dir / "citewise.db"
     if chunk_only and not capped and printed and printed[-1].isdigit():
         result.update(chunks=int(printed[-1]), chunks_embedded=0)
@@ -192,8 +244,9 @@ def save(results: Path, labels: dict) -> None:
 def markdown(result: dict) -> str:
     labels = result["labels"]
     order = sorted(labels, key=lambda name: (not name.startswith("before"), name))
-    full = table(labels, [n for n in order if "chunking only" not in n], "chunks (embedded)")
+    full = table(labels, [n for n in order if "only" not in n and "server" not in n], "chunks (embedded)")
     chunking = table(labels, [n for n in order if "chunking only" in n], "chunks")
+    server = table(labels, [n for n in order if "server" in n], "chunks (embedded)")
     notes = "\n".join(
         f"- {name}: commit {data['commit']} ({data['code']}), {data['date']}, "
         f"{data['unique_mb']} MB of distinct paragraphs repeated"
@@ -205,7 +258,9 @@ def markdown(result: dict) -> str:
         "of the ingest process (ru_maxrss), model included.\n\n"
         f"{full}\n\n"
         "Parsing and chunking alone (real tokenizer, no model), including `run-on`: one line without a "
-        f"single sentence end.\n\n{chunking}\n\n{notes}\n\n"
+        f"single sentence end.\n\n{chunking}\n\n"
+        "The same through the REST API: `citewise serve` (which also loads the default answer model, "
+        f"about 0.65 GB, at start-up) given the file as an upload.\n\n{server}\n\n{notes}\n\n"
         "Distinct chunks also cost their vectors, 1.5 KB each (1.6 bytes per byte of distinct English "
         "text), which the repeated paragraphs do not exercise; see the script's docstring.\n"
     )
@@ -255,6 +310,8 @@ def main() -> None:
     parser.add_argument("--rss-cap-mb", type=float, default=6000, help="stop a run that needs more")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--chunk-only", action="store_true", help="parse and chunk only, no model")
+    parser.add_argument("--serve", action="store_true", help="upload to `citewise serve` instead")
+    parser.add_argument("--port", type=int, default=8765, help="for --serve")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the .json and .md go")
     parser.add_argument("--merge", type=Path, help="only add the labels of this results .json, then stop")
     args = parser.parse_args()
@@ -275,7 +332,14 @@ def main() -> None:
                 make_text(corpus / f"{layout}.txt", megabytes, layout, args.unique_mb, args.seed)
                 print(f"{args.label}: {megabytes} MB {layout} …", flush=True)
                 data_dir = work / f"data-{megabytes}-{layout}"
-                run = run_ingest(args.code.resolve(), corpus, data_dir, args.rss_cap_mb, args.chunk_only)
+                run = run_ingest(
+                    args.code.resolve(),
+                    corpus,
+                    data_dir,
+                    args.rss_cap_mb,
+                    args.chunk_only,
+                    serve_port=args.port if args.serve else None,
+                )
                 runs.append({"megabytes": megabytes, "layout": layout, **run})
                 print(f"  {run}", flush=True)
                 shutil.rmtree(corpus, ignore_errors=True)
