@@ -9,9 +9,10 @@ The text is English-like prose (words of the standard library's sources, fixed s
 single line, ``multi-line`` is wrapped at 80 columns with a blank line between paragraphs. So that
 a run takes minutes, not an hour of embedding on a small CPU, the file repeats a pool of
 ``--unique-mb`` of distinct paragraphs: every chunk is still parsed, counted, hashed and written
-(tens of thousands of rows), but repeated chunks are deduplicated and embedded once. The one cost
-that this leaves out grows with *distinct* chunks: their vectors, 1.5 KB each with MiniLM (384
-float32), about 1.6 bytes per byte of distinct English text, held until the document is written.
+(tens of thousands of rows), but repeated chunks are deduplicated and embedded once. What this
+leaves out grows with *distinct* chunks: their vectors, 1.5 KB each with MiniLM (384 float32),
+held until the document is written and then kept in the index, and the keyword index; give
+``--unique-mb`` the file's size to measure that (10 MB took half an hour here).
 
     .venv/bin/python bench/ingest_memory.py [--sizes 10,30,50] [--label after]
     .venv/bin/python bench/ingest_memory.py --code /tmp/base --label before   # another checkout
@@ -261,8 +262,9 @@ def markdown(result: dict) -> str:
         f"single sentence end.\n\n{chunking}\n\n"
         "The same through the REST API: `citewise serve` (which also loads the default answer model, "
         f"about 0.65 GB, at start-up) given the file as an upload.\n\n{server}\n\n{notes}\n\n"
-        "Distinct chunks also cost their vectors, 1.5 KB each (1.6 bytes per byte of distinct English "
-        "text), which the repeated paragraphs do not exercise; see the script's docstring.\n"
+        "Distinct chunks also cost their vectors (1.5 KB each, pending until the document is written, "
+        "and again in the index) and their words in the keyword index, which the repeated paragraphs "
+        "barely exercise: the `all text distinct` run (`--unique-mb` as large as the file) shows it.\n"
     )
 
 
