@@ -22,6 +22,7 @@ OUTSIDE_LINK_HINT = "see --follow-outside-links"
 class SourceFile:
     path: Path
     relative: str  # to the root it was found under, for include/exclude matching and display
+    real: Path | None = None  # where discovery saw it lead: only that file may be read (``prepare``)
 
     @property
     def uri(self) -> str:
@@ -145,7 +146,7 @@ class _Walk:
             return
         earlier = self.found.get(real)
         if earlier is None or (earlier.path != real and path == real):  # a file's own name wins
-            self.found[real] = SourceFile(path, relative)
+            self.found[real] = SourceFile(path, relative, real)
 
     def _linked_folder(self, path: Path, root: Path) -> None:
         real = path.resolve()

@@ -53,7 +53,12 @@ class RayPreparer:
             return
         ray = self._ray()
         items = [
-            {"path": str(s.path), "relative": s.relative, "known_hash": known_hashes.get(s.uri, "")}
+            {
+                "path": str(s.path),
+                "relative": s.relative,
+                "real": str(s.real or ""),
+                "known_hash": known_hashes.get(s.uri, ""),
+            }
             for s in sources
         ]
         per_batch = self.options.files_per_batch
@@ -118,16 +123,17 @@ class PrepareAndEmbed:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         paths, relatives = [str(p) for p in batch["path"]], [str(r) for r in batch["relative"]]
+        reals = [Path(str(r)) if str(r) else None for r in batch["real"]]
         outcomes = [
             prepare_file(
-                SourceFile(Path(path), relative),
+                SourceFile(Path(path), relative, real),
                 collection_id=self.collection_id,
                 known_hash=str(known) or None,
                 chunker=self.chunker,
                 max_file_bytes=self.max_file_bytes,
                 force=self.force,
             )
-            for path, relative, known in zip(paths, relatives, batch["known_hash"], strict=True)
+            for path, relative, real, known in zip(paths, relatives, reals, batch["known_hash"], strict=True)
         ]
         texts, places = [], []
         for n, outcome in enumerate(outcomes):

@@ -9,9 +9,12 @@ copies plus per-chunk objects while it waits for the embedder.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from stat import S_ISREG
 from typing import overload
 
 from ingest.chunking import Chunker, ChunkSpan
@@ -102,11 +105,10 @@ def prepare_file(
     force: bool = False,
 ) -> FileOutcome:
     try:
-        stat = source.path.stat()
-        if stat.st_size > max_file_bytes:
-            limit_mb = max_file_bytes / 1024 / 1024
-            return Skipped(f"file is {stat.st_size / 1024 / 1024:.1f} MB, over the {limit_mb:.0f} MB limit")
-        data = source.path.read_bytes()
+        read = _read(source, max_file_bytes)
+        if isinstance(read, Skipped):
+            return read
+        data, stat = read
         size = len(data)
         content_hash = hashlib.sha256(data).hexdigest()
         if known_hash == content_hash and not force:
@@ -143,3 +145,49 @@ def prepare_file(
             metadata=metadata,
         )
     )
+
+
+def _read(source: SourceFile, max_file_bytes: int) -> tuple[bytes, os.stat_result] | Skipped:
+    """The file's bytes, read from the one open handle that every check looked at.
+
+    Between discovery and this read, a file may have been swapped for a link to somewhere else (a
+    private file outside the ingested folders): the opened file must be the one discovery found
+    at ``source.real``, or nothing is read. Its size is checked on that handle too, and the read
+    stops past the limit, so a file that grows meanwhile cannot take more memory than allowed.
+    """
+    with source.path.open("rb") as handle:
+        stat = os.fstat(handle.fileno())
+        if source.real is not None and not _same_file(stat, handle.fileno(), source.real):
+            return Skipped(
+                f"no longer leads to {source.real} as when the ingest started (replaced meanwhile?)"
+            )
+        if not S_ISREG(stat.st_mode):
+            return Skipped("not a regular file")
+        if stat.st_size > max_file_bytes:
+            return Skipped(_over_limit(stat.st_size, max_file_bytes))
+        data = handle.read(max_file_bytes + 1)
+    if len(data) > max_file_bytes:
+        return Skipped(f"file grew past the {max_file_bytes / 1024 / 1024:.0f} MB limit while being read")
+    return data, stat
+
+
+def _same_file(opened: os.stat_result, fd: int, real: Path) -> bool:
+    """Whether the open handle is the file at ``real``. On Linux the kernel names the file a
+    handle has open; elsewhere the path is resolved again after opening (a narrower race)."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}")) == real
+    except OSError:
+        pass
+    try:
+        expected = os.stat(os.path.realpath(real))
+    except OSError:
+        return False
+    return os.path.realpath(real) == str(real) and (opened.st_dev, opened.st_ino) == (
+        expected.st_dev,
+        expected.st_ino,
+    )
+
+
+def _over_limit(size: int, max_file_bytes: int) -> str:
+    limit_mb = max_file_bytes / 1024 / 1024
+    return f"file is {size / 1024 / 1024:.1f} MB, over the {limit_mb:.0f} MB limit"

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from ingest.chunking import Chunker
 from ingest.discovery import discover
 from ingest.pipeline import IngestOptions, IngestPipeline
+from ingest.prepare import Prepared, Skipped, prepare_file
 from retriever.db.models import Document, IngestJob
 from retriever.search import search
 from tests.app.cli_helpers import run_cli
+from tests.fakes import HashingEmbedder
 
 SECRET = "root:$6$saltsalt$notarealhash:19000:0:99999:7:::\nadmin:$6$pepper$anotherhash:19000::::::\n"
 
@@ -144,3 +146,48 @@ def test_cli_reports_the_link_and_the_option_takes_it(capsys, monkeypatch, plant
 def found_texts(capsys) -> str:
     out = run_cli(capsys, "search", "root saltsalt notarealhash", "-c", "links", "--json", "-k", "5").out
     return " ".join(hit["text"] for hit in json.loads(out)["hits"])
+
+
+def _prepare(source, max_file_bytes: int = 1 << 20):
+    chunker = Chunker(HashingEmbedder().count_tokens, max_tokens=60, overlap_tokens=10)
+    return prepare_file(
+        source, collection_id=1, known_hash=None, chunker=chunker, max_file_bytes=max_file_bytes
+    )
+
+
+def test_a_file_swapped_for_an_outside_link_after_discovery_is_not_read(planted: Path) -> None:
+    [source] = discover([planted]).files
+    outside = planted.parent / "etc" / "shadow"
+    source.path.unlink()  # between discovery and the read, the note becomes a link to the secret
+    source.path.symlink_to(outside)
+
+    outcome = _prepare(source)
+
+    assert isinstance(outcome, Skipped), outcome
+    assert "no longer leads to" in outcome.reason
+
+
+def test_a_file_replaced_in_place_after_discovery_is_still_read(planted: Path) -> None:
+    [source] = discover([planted]).files
+    replacement = planted / "notes.md.new"  # an editor saving by rename gives the name a new file
+    replacement.write_text("# Notes\n\nThe deploy now runs every Wednesday.\n")
+    replacement.replace(source.path)
+
+    outcome = _prepare(source)
+
+    assert isinstance(outcome, Prepared)
+    assert "Wednesday" in outcome.document.chunks[0].text
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_skipped(tmp_path: Path) -> None:
+    folder = tmp_path / "grow"
+    folder.mkdir()
+    path = folder / "log.txt"
+    path.write_text("short line\n")
+    [source] = discover([folder]).files
+    with path.open("a") as log:  # the file grows after discovery, past the limit
+        log.write("x" * 5000)
+
+    outcome = _prepare(source, max_file_bytes=1000)
+
+    assert isinstance(outcome, Skipped) and "over the" in outcome.reason

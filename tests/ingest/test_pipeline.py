@@ -161,14 +161,14 @@ def test_unreadable_file_is_skipped_and_the_rest_still_ingests(make_kb, tmp_path
     corpus.mkdir()
     (corpus / "secret.txt").write_text("hidden")
     (corpus / "open.txt").write_text("readable words")
-    real_read = Path.read_bytes
+    real_open = Path.open
 
-    def read_bytes(self: Path) -> bytes:  # root can read anything, so simulate the permission error
+    def open_(self: Path, *args: object, **kwargs: object):  # root can read anything: simulate it
         if self.name == "secret.txt":
             raise PermissionError(13, "Permission denied")
-        return real_read(self)
+        return real_open(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)
     kb = make_kb()
     kb.open(writable=True)
     report = run(kb, [corpus])
