@@ -5,8 +5,13 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from sqlalchemy import select
+
+from ingest.chunking import Chunker
 from ingest.document import BlockKind, ParsedDocument
 from ingest.loaders import load_file
+from ingest.pipeline import IngestOptions, IngestPipeline, IngestReport
+from retriever.db.models import Document
 
 
 def assert_valid_blocks(doc: ParsedDocument) -> None:
@@ -36,6 +41,18 @@ def load_path(path: Path) -> ParsedDocument:
     doc = load_file(path, path.read_bytes())
     assert_valid_blocks(doc)
     return doc
+
+
+def ingest_paths(kb, paths: list[Path], **options: object) -> IngestReport:
+    """The real pipeline over ``paths`` with small chunks, as an ingest test needs it."""
+    chunker = Chunker(kb.embedder.count_tokens, max_tokens=60, overlap_tokens=10)
+    return IngestPipeline(kb, chunker, IngestOptions(**options)).run(paths)  # type: ignore[arg-type]
+
+
+def stored_names(kb) -> set[str]:
+    """The file names of the documents stored in ``kb``."""
+    with kb.session() as session:
+        return {Path(d.source_uri).name for d in session.execute(select(Document)).scalars()}
 
 
 def texts(doc: ParsedDocument, kind: BlockKind | None = None) -> list[str]:

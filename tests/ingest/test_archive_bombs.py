@@ -15,16 +15,12 @@ from pathlib import Path
 
 import docx
 import pytest
-from sqlalchemy import select
 
 from ingest.archive import ArchiveBombError, ArchiveLimits, bounded_package
-from ingest.chunking import Chunker
 from ingest.document import LoaderError
 from ingest.loaders import load_file
-from ingest.pipeline import IngestOptions, IngestPipeline
 from ingest.sniff import sniff
-from retriever.db.models import Document
-from tests.ingest.helpers import load_path, texts
+from tests.ingest.helpers import ingest_paths, load_path, stored_names, texts
 
 MiB = 1024 * 1024
 BOMB_BYTES = 160 * MiB  # over the 64 MB part and 128 MB total limits
@@ -213,12 +209,9 @@ def test_a_bomb_in_a_folder_is_skipped_and_the_rest_lands(make_kb, tmp_path: Pat
 
     kb = make_kb()
     kb.open(writable=True)
-    chunker = Chunker(kb.embedder.count_tokens, max_tokens=60, overlap_tokens=10)
-    report = IngestPipeline(kb, chunker, IngestOptions()).run([corpus])
+    report = ingest_paths(kb, [corpus])
 
-    with kb.session() as session:
-        stored = {Path(d.source_uri).name for d in session.execute(select(Document)).scalars()}
-    assert stored == {"good.docx", "notes.md"}
+    assert stored_names(kb) == {"good.docx", "notes.md"}
     reasons = {Path(e.path).name: e.reason for e in report.errors}
     assert set(reasons) == {"bomb.docx", "paragraphs.docx", "liar.docx"}
     assert "limit for one part" in reasons["bomb.docx"] and "limit for one part" in reasons["paragraphs.docx"]

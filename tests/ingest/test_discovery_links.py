@@ -8,16 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from ingest.chunking import Chunker
 from ingest.discovery import discover
-from ingest.pipeline import IngestOptions, IngestPipeline
 from ingest.prepare import Prepared, Skipped, prepare_file
-from retriever.db.models import Document, IngestJob
+from retriever.db.models import IngestJob
 from retriever.search import search
 from tests.app.cli_helpers import run_cli
 from tests.fakes import HashingEmbedder
+from tests.ingest.helpers import ingest_paths, stored_names
 
 SECRET = "root:$6$saltsalt$notarealhash:19000:0:99999:7:::\nadmin:$6$pepper$anotherhash:19000::::::\n"
 
@@ -35,20 +34,10 @@ def planted(tmp_path: Path) -> Path:
     return corpus
 
 
-def run(kb, paths: list[Path], **options: object):
-    chunker = Chunker(kb.embedder.count_tokens, max_tokens=60, overlap_tokens=10)
-    return IngestPipeline(kb, chunker, IngestOptions(**options)).run(paths)  # type: ignore[arg-type]
-
-
-def stored_names(kb) -> set[str]:
-    with kb.session() as session:
-        return {Path(d.source_uri).name for d in session.execute(select(Document)).scalars()}
-
-
 def test_a_link_out_of_the_folder_is_skipped_with_a_reason_and_the_rest_lands(make_kb, planted) -> None:
     kb = make_kb()
     kb.open(writable=True)
-    report = run(kb, [planted])
+    report = ingest_paths(kb, [planted])
 
     assert stored_names(kb) == {"notes.md"}
     [error] = report.errors
@@ -65,7 +54,7 @@ def test_a_link_out_of_the_folder_is_skipped_with_a_reason_and_the_rest_lands(ma
 def test_outside_links_are_taken_when_the_user_allows_them(make_kb, planted) -> None:
     kb = make_kb()
     kb.open(writable=True)
-    report = run(kb, [planted], follow_outside_links=True)
+    report = ingest_paths(kb, [planted], follow_outside_links=True)
     assert stored_names(kb) == {"notes.md", "passwords"} and not report.errors
 
 

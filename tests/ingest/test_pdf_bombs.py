@@ -7,15 +7,11 @@ import zlib
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from ingest.archive import ArchiveBombError
-from ingest.chunking import Chunker
 from ingest.loaders import load_file
 from ingest.loaders.pdf_streams import PdfStreamLimits, check_streams
-from ingest.pipeline import IngestOptions, IngestPipeline
-from retriever.db.models import Document
-from tests.ingest.helpers import make_pdf
+from tests.ingest.helpers import ingest_paths, make_pdf, stored_names
 
 MiB = 1024 * 1024
 TEXT = b"BT /F1 12 Tf 72 720 Td (Quarterly figures follow.) Tj ET\n"
@@ -104,10 +100,7 @@ def test_a_pdf_bomb_in_a_folder_is_skipped_and_the_rest_lands(make_kb, tmp_path:
     make_pdf(corpus / "good.pdf", [["Revenue grew by twelve percent this quarter."]])
     kb = make_kb()
     kb.open(writable=True)
-    chunker = Chunker(kb.embedder.count_tokens, max_tokens=60, overlap_tokens=10)
-    report = IngestPipeline(kb, chunker, IngestOptions()).run([corpus])
-    with kb.session() as session:
-        stored = {Path(d.source_uri).name for d in session.execute(select(Document)).scalars()}
-    assert stored == {"good.pdf"}
+    report = ingest_paths(kb, [corpus])
+    assert stored_names(kb) == {"good.pdf"}
     [error] = report.errors
     assert error.path.endswith("bomb.pdf") and "decompression bomb" in error.reason
