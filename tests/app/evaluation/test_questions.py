@@ -121,3 +121,11 @@ def test_an_empty_or_missing_file_is_an_error(tmp_path: Path) -> None:
     assert "has no questions" in error_of(tmp_path, "", "  ")
     with pytest.raises(QuestionFileError, match="cannot read the question file"):
         load_questions(tmp_path / "missing.jsonl")
+
+
+def test_the_example_in_the_docs_loads(tmp_path: Path) -> None:
+    guide = (Path(__file__).parents[3] / "docs" / "evaluation.md").read_text()
+    example = guide.split("```json\n", 1)[1].split("```", 1)[0]
+    questions = load_questions(write(tmp_path, example.strip()))
+    assert [q.id for q in questions] == ["port", "line-2", "line-3", "klingon"]
+    assert questions[2].sources == (12, "ops/backup.md") and questions[3].unanswerable
