@@ -67,14 +67,17 @@ class QuestionResult:
 
 
 def score(question: EvalQuestion, outcome: Outcome) -> QuestionResult:
+    """One question's result. An abstention has no answer text, sentences or citations: the user
+    is shown none of them."""
     sources = question.sources
     answered = not outcome.abstained
     text = strip_citations(outcome.answer) if answered else ""
+    sentences = outcome.sentences if answered else ()
     correct = answered and question.answerable and is_correct(text, question)
     f1 = None
     if question.answers:
         f1 = max(token_f1(text, gold) for gold in question.answers) if answered else 0.0
-    pairs = [(passage, ok) for sentence in outcome.sentences for passage, ok in sentence.citations]
+    pairs = [(passage, ok) for sentence in sentences for passage, ok in sentence.citations]
     good = sum(1 for passage, ok in pairs if ok and (not sources or from_sources(passage, sources)))
     rank = source_rank(outcome.retrieved, sources) if sources else None
     read_from_source = any(from_sources(passage, sources) for passage in outcome.read)
@@ -89,8 +92,8 @@ def score(question: EvalQuestion, outcome: Outcome) -> QuestionResult:
         should_abstain=question.unanswerable,
         citations=len(pairs),
         citations_correct=good,
-        sentences=len(outcome.sentences),
-        unsupported_sentences=sum(1 for sentence in outcome.sentences if not sentence.supported),
+        sentences=len(sentences),
+        unsupported_sentences=sum(1 for sentence in sentences if not sentence.supported),
         source_rank=rank,
         retrieved=len(outcome.retrieved),
         first_token_s=outcome.first_token_s,

@@ -82,6 +82,12 @@ def test_an_abstention_on_an_answerable_question_is_wrong_and_keeps_its_reason()
     assert (result.token_f1, result.answer_words) == (0.0, 0)
 
 
+def test_an_abstention_counts_no_sentences_or_citations_even_if_the_record_has_some() -> None:
+    sentence = SentenceCheck("Port 8000.", ((CLI, False),), supported=False)
+    result = score(question(), abstained("no sentence is supported", sentences=(sentence,), read=(CLI,)))
+    assert (result.sentences, result.unsupported_sentences, result.citations) == (0, 0, 0)
+
+
 def test_an_abstention_before_reading_with_the_source_retrieved_is_wrongly_abstained() -> None:
     outcome = abstained("weak retrieval (best similarity 0.20)", retrieved=(CLI,), read=())
     assert score(question(sources=("cli.md",)), outcome).failure is Failure.WRONGLY_ABSTAINED
