@@ -104,6 +104,8 @@ class Answer:
     timings: dict[str, float]
     decline_logprob: float | None = None  # the model's log-probability of declining, when scored
     flagged_instructions: list[FlaggedText] = field(default_factory=list)  # kept from the model
+    # Every hit of the search, ranked: what the evaluation scores retrieval on (hit@k, MRR).
+    retrieved: list[SearchHit] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,14 @@ class AnswerPipeline:
         return final
 
     def stream(self, question: str, history: Sequence[Message] = ()) -> Iterator[AnswerEvent]:
+        hits: list[SearchHit] = []
+        for event in self._stream(question, history, hits):
+            yield replace_answer(event, retrieved=list(hits)) if event.kind == "answer" else event
+
+    def _stream(
+        self, question: str, history: Sequence[Message], hits: list[SearchHit]
+    ) -> Iterator[AnswerEvent]:
+        """``stream`` without the ranked hits on the answer; they are put in ``hits``."""
         if not question.strip():
             raise ValueError("the question is empty")
         options, timings = self.options, {}
@@ -153,7 +163,8 @@ class AnswerPipeline:
         # Retrieval keeps every word (the taken-back words name the topic too); the model reads
         # the repaired question.
         asked = repair_question(standalone) if options.repair_questions else standalone
-        hits, best = self._retrieve(standalone)
+        found, best = self._retrieve(standalone)
+        hits[:] = found
         timings["retrieval_s"] = time.perf_counter() - started
         if not hits or best < options.min_retrieval_similarity:
             reason = "no passages found" if not hits else f"weak retrieval (best similarity {best:.2f})"

@@ -197,3 +197,23 @@ class ObedientGenerator(PassageCopier):
 
 def obedient_generator(**options: object) -> ObedientGenerator:
     return ObedientGenerator(**options)
+
+
+class InterruptedCopier(PassageCopier):
+    """A passage copier whose user presses Ctrl-C while it writes its third answer."""
+
+    interrupt_at = 3
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.answers = 0
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        self.answers += 1
+        if self.answers == self.interrupt_at:
+            raise KeyboardInterrupt
+        yield from super().stream(messages, options)
+
+
+def interrupted_copier(**options: object) -> InterruptedCopier:
+    return InterruptedCopier(**options)

@@ -1,0 +1,102 @@
+"""Runs as JSON: what ``--json`` prints, ``--out`` writes and every run leaves in the data dir.
+
+Saved runs (``<data dir>/evals/<collection>/<UTC time>-<variant>.json``) are kept so a later page
+can show how the answers of a collection changed over time; nothing here reads them back yet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.evaluation.metrics import Summary
+from app.evaluation.runner import EvalRun
+from app.evaluation.scoring import QuestionResult
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    return asdict(summary)
+
+
+def run_json(run: EvalRun, **context: Any) -> dict[str, Any]:
+    """A run's variant, completeness and summary; ``context`` (question file, collection…) is
+    recorded as given."""
+    return {
+        "variant": run.variant.name,
+        "model": run.variant.model,
+        "settings": {key: _plain(value) for key, value in run.variant.overrides.items()},
+        **context,
+        "planned": run.planned,
+        "answered": len(run.results),
+        "partial": run.partial,
+        "seconds": round(run.seconds, 3),
+        "summary": summary_json(run.summary),
+    }
+
+
+def result_json(result: QuestionResult) -> dict[str, Any]:
+    question = result.question
+    return {
+        "id": question.id,
+        "line": question.line,
+        "question": question.question,
+        "tags": list(question.tags),
+        "expected": expected(result),
+        "answer": result.answer,
+        "abstained": result.abstained,
+        "abstain_reason": result.abstain_reason,
+        "answer_correct": result.answer_correct,
+        "token_f1": result.token_f1,
+        "failure": result.failure.value if result.failure else None,
+        "source_rank": result.source_rank,
+        "citations": result.citations,
+        "citations_correct": result.citations_correct,
+        "first_token_s": result.first_token_s,
+        "total_s": result.total_s,
+    }
+
+
+def expected(result: QuestionResult) -> str:
+    """What the question file expects, in a few words."""
+    question = result.question
+    if question.unanswerable:
+        return "(abstain)"
+    if question.answers:
+        return " | ".join(question.answers)
+    return "all of: " + "; ".join(question.facts)
+
+
+def write_out(directory: Path, run: EvalRun, **context: Any) -> Path:
+    """``<directory>/<variant>/summary.json`` and ``questions.jsonl`` (one result per line)."""
+    folder = directory / slug(run.variant.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(json.dumps(run_json(run, **context), indent=2, ensure_ascii=False))
+    lines = [json.dumps(result_json(r), ensure_ascii=False) for r in run.results]
+    (folder / "questions.jsonl").write_text("".join(line + "\n" for line in lines))
+    return folder
+
+
+def save_run(
+    data_dir: Path, collection: str, run: EvalRun, now: datetime | None = None, **context: Any
+) -> Path:
+    """Keep the run's summary in the data dir, one file per run and variant."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    folder = data_dir / "evals" / slug(collection)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stamp}-{slug(run.variant.name)}.json"
+    payload = run_json(run, collection=collection, **context)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    return path
+
+
+def slug(name: str) -> str:
+    """A file name from a variant or collection name (models can be paths)."""
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_.") or "default"
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value
