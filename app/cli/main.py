@@ -291,12 +291,14 @@ def _warn_about_index(kb: KnowledgeBase, report: ConsistencyReport) -> None:
 
 
 from app.cli import ask as _ask  # noqa: E402  (registers ask and chat)
+from app.cli import eval as _eval  # noqa: E402  (registers eval)
 from app.cli import operations as _operations  # noqa: E402  (registers doctor, backup, restore)
 from app.cli import queue as _queue  # noqa: E402  (registers worker and jobs)
 from app.cli import server as _server  # noqa: E402  (registers serve, ui and keys)
 from app.cli import train as _train  # noqa: E402  (registers train)
 
 _ask.register(app, _settings, console)
+_eval.register(app, _settings, console)
 _server.register(app, _settings, console)
 _queue.register(app, _settings, console)
 _operations.register(app, _settings, console)

@@ -1,0 +1,202 @@
+"""``citewise eval``: run a question file through the answer pipeline and report the metrics.
+
+Exit codes: 0 done (and every --fail-under floor met), 1 a floor failed, 2 a bad question file or
+option, 130 interrupted (Ctrl-C: the questions answered so far are reported, floors not checked).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.cli import errors
+from app.evaluation.metrics import METRICS, FloorError, check_floors, format_metric, parse_floor
+from app.evaluation.questions import QuestionFileError, load_questions
+from app.evaluation.records import expected, run_json, save_run, write_out
+from app.evaluation.runner import (
+    EvalRun,
+    SettingError,
+    Variant,
+    plan_variants,
+    run_questions,
+    select,
+    with_overrides,
+)
+from app.evaluation.scoring import Failure, QuestionResult
+from app.services import build_answer_pipeline, build_generator, build_knowledge_base
+from generator.base import Generator
+from retriever.search import SearchFilters
+
+INTERRUPTED = 130
+
+
+def register(app: typer.Typer, settings_of, console: Console) -> None:
+    @app.command(name="eval")
+    def evaluate(
+        qa_file: Annotated[Path, typer.Argument(help="The question file (JSONL; docs/evaluation.md).")],
+        collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to answer from.")],
+        models: Annotated[
+            list[str],
+            typer.Option("--model", help="Compare this model (repeatable); default: the configured one."),
+        ] = [],  # noqa: B006
+        settings: Annotated[
+            list[str],
+            typer.Option(
+                "--set",
+                metavar="KEY=VALUE[,KEY=VALUE]",
+                help="An answer option (k, answer_tokens, min_retrieval_similarity…); each --set is one "
+                "more variant on top of the defaults, compared side by side (repeatable).",
+            ),
+        ] = [],  # noqa: B006
+        floors: Annotated[
+            list[str],
+            typer.Option(
+                "--fail-under", metavar="METRIC=VALUE", help="Exit 1 when a metric misses it (repeatable)."
+            ),
+        ] = [],  # noqa: B006
+        as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Write summary.json and questions.jsonl per variant here."),
+        ] = None,
+        limit: Annotated[
+            int | None, typer.Option("--limit", min=1, help="Only the first N questions.")
+        ] = None,
+        tag: Annotated[str | None, typer.Option("--tag", help="Only the questions with this tag.")] = None,
+    ) -> None:
+        """Score answers against a question file: metrics, failure classes, the failed questions."""
+        try:
+            questions = select(load_questions(qa_file), tag, limit)
+            variants = plan_variants(models, settings)
+            gate = [parse_floor(text) for text in floors]
+        except (QuestionFileError, SettingError, FloorError) as error:
+            raise errors.UsageError(str(error)) from error
+        if not questions:
+            raise errors.UsageError(f"no question in {qa_file} has the tag {tag!r}")
+        app_settings = settings_of()
+        context = {"question_file": str(qa_file), "tag": tag, "limit": limit}
+        err = Console(stderr=True)
+        runs: list[EvalRun] = []
+        with build_knowledge_base(app_settings) as kb:
+            kb.open()
+            kb.collection(collection)  # a misspelt collection is an error, not 0 answers correct
+            generators: dict[str | None, Generator] = {}
+            for variant in variants:
+                if variant.model not in generators:
+                    generators[variant.model] = build_generator(app_settings, variant.model)
+                    generators[variant.model].warm_up()
+                base = build_answer_pipeline(
+                    app_settings,
+                    kb,
+                    generators[variant.model],
+                    filters=SearchFilters(collections=(collection,)),
+                )
+                pipeline = with_overrides(base, variant.overrides)
+                run = _run_with_progress(err, pipeline, questions, variant, quiet=as_json)
+                runs.append(run)
+                save_run(app_settings.data_dir, collection, run, **context)
+                if out is not None:
+                    write_out(out, run, collection=collection, **context)
+                if run.partial:
+                    break
+        failed = [] if runs[-1].partial else _failed_floors(runs, gate)
+        if as_json:
+            payload = {
+                "runs": [run_json(r, collection=collection, **context) for r in runs],
+                "failed": failed,
+            }
+            print(json.dumps(payload, indent=2, ensure_ascii=False))
+        else:
+            print_report(console, runs)
+        if runs[-1].partial:
+            run = runs[-1]
+            err.print(
+                f"[yellow]interrupted[/]: {len(run.results)} of {run.planned} questions answered for "
+                f"{escape(run.variant.name)}; the results above are partial and no floor was checked"
+            )
+            raise SystemExit(INTERRUPTED)
+        if failed:
+            for line in failed:
+                err.print(f"[red]below the floor:[/] {escape(line)}", highlight=False)
+            raise typer.Exit(1)
+
+
+def _failed_floors(runs: list[EvalRun], gate: list[tuple[str, float]]) -> list[str]:
+    prefix = len(runs) > 1
+    return [
+        f"{run.variant.name}: {line}" if prefix else line
+        for run in runs
+        for line in check_floors(run.summary, gate)
+    ]
+
+
+def _run_with_progress(err: Console, pipeline, questions, variant: Variant, quiet: bool) -> EvalRun:
+    correct = answerable = 0
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("answer_correct {task.fields[correct]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=quiet, transient=False) as progress:
+        task = progress.add_task(escape(variant.name), total=len(questions), rate="", correct="–")
+
+        def on_result(done: int, result: QuestionResult) -> None:
+            nonlocal correct, answerable
+            if not result.should_abstain:
+                answerable += 1
+                correct += result.answer_correct
+            elapsed = progress.tasks[task].elapsed or 0.0
+            rate = f"{done / elapsed:.2f} q/s" if elapsed else ""
+            share = format_metric(correct / answerable) if answerable else "–"
+            progress.update(task, completed=done, rate=rate, correct=share)
+
+        return run_questions(pipeline, questions, variant, on_result)
+
+
+def print_report(console: Console, runs: list[EvalRun]) -> None:
+    """The metrics (rows) per variant (columns), the failure classes, then each failed question."""
+    summaries = [run.summary for run in runs]
+    table = Table(title="Evaluation")
+    table.add_column("metric")
+    for run in runs:
+        table.add_column(escape(run.variant.name) + (" (partial)" if run.partial else ""), justify="right")
+    table.add_row("questions", *(f"{len(r.results)}/{r.planned}" for r in runs))
+    for name in METRICS:
+        table.add_row(name, *(format_metric(s.metrics[name]) for s in summaries))
+    console.print(table)
+
+    classes = Table(title="Failures")
+    classes.add_column("class")
+    for run in runs:
+        classes.add_column(escape(run.variant.name), justify="right")
+    for failure in Failure:
+        classes.add_row(failure.value, *(str(s.failures[failure.value]) for s in summaries))
+    console.print(classes)
+
+    for run in runs:
+        failed = [r for r in run.results if r.failure is not None]
+        if not failed:
+            continue
+        rows = Table(title=f"Failed questions: {escape(run.variant.name)}")
+        for column in ("id", "class", "question", "answer", "expected"):
+            rows.add_column(column, overflow="fold")
+        for result in failed:
+            assert result.failure is not None
+            rows.add_row(
+                escape(result.question.id),
+                result.failure.value,
+                escape(result.question.question),
+                escape(result.answer),
+                escape(expected(result)),
+            )
+        console.print(rows)
