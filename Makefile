@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train clean-venv
+.PHONY: install run test lint bench bench-ingest bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train eval clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -58,6 +58,15 @@ bench-train: install
 bench-answers: install
 	$(BIN)/pip install --quiet -e '.[quality]'
 	$(BIN)/python bench/answers.py
+
+# Scores the guide's test split (bench/qa/guide.jsonl) with the default model, on docs/ ingested
+# into its own data dir under bench/.cache (kept, so unchanged docs are not re-embedded and its
+# saved runs pile up in evals/guide/). More options: make eval EVAL_ARGS="--fail-under answer_correct=0.6"
+EVAL_DATA ?= bench/.cache/eval-data
+EVAL_ARGS ?=
+eval: install
+	CITEWISE_DATA_DIR=$(EVAL_DATA) $(BIN)/citewise ingest docs -c guide --sync --quiet
+	CITEWISE_DATA_DIR=$(EVAL_DATA) $(BIN)/citewise eval bench/qa/guide.jsonl -c guide --tag test $(EVAL_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
