@@ -167,16 +167,17 @@ def print_report(console: Console, runs: list[EvalRun]) -> None:
     """The metrics (rows) per variant (columns), the failure classes, then each failed question."""
     summaries = [run.summary for run in runs]
     table = Table(title="Evaluation")
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True, min_width=max(map(len, METRICS)))
     for run in runs:
         table.add_column(escape(run.variant.name) + (" (partial)" if run.partial else ""), justify="right")
     table.add_row("questions", *(f"{len(r.results)}/{r.planned}" for r in runs))
+    table.add_row("retrieval_k", *(str(s.retrieval_k) if s.retrieval_k else "–" for s in summaries))
     for name in METRICS:
         table.add_row(name, *(format_metric(s.metrics[name]) for s in summaries))
     console.print(table)
 
     classes = Table(title="Failures")
-    classes.add_column("class")
+    classes.add_column("class", no_wrap=True, min_width=max(len(f.value) for f in Failure))
     for run in runs:
         classes.add_column(escape(run.variant.name), justify="right")
     for failure in Failure:
@@ -188,7 +189,9 @@ def print_report(console: Console, runs: list[EvalRun]) -> None:
         if not failed:
             continue
         rows = Table(title=f"Failed questions: {escape(run.variant.name)}")
-        for column in ("id", "class", "question", "answer", "expected"):
+        rows.add_column("id", overflow="fold")
+        rows.add_column("class", no_wrap=True, min_width=max(len(f.value) for f in Failure))
+        for column in ("question", "answer", "expected"):
             rows.add_column(column, overflow="fold")
         for result in failed:
             assert result.failure is not None
@@ -196,7 +199,12 @@ def print_report(console: Console, runs: list[EvalRun]) -> None:
                 escape(result.question.id),
                 result.failure.value,
                 escape(result.question.question),
-                escape(result.answer),
+                escape(_shown_answer(result)),
                 escape(expected(result)),
             )
         console.print(rows)
+
+
+def _shown_answer(result: QuestionResult) -> str:
+    """The answer, or why the pipeline abstained: that is what tells the failure's cause."""
+    return f"(abstained: {result.abstain_reason})" if result.abstained else result.answer

@@ -122,6 +122,10 @@ def plan_variants(models: Sequence[str], settings: Sequence[str]) -> list[Varian
         for label, overrides in setting_rows:
             name = " ".join(part for part in (model, label) if part) or "default"
             variants.append(Variant(name, model, overrides))
+    names = [variant.name for variant in variants]
+    repeated = next((name for name in names if names.count(name) > 1), None)
+    if repeated is not None:
+        raise SettingError(f"the variant {repeated!r} is given twice")
     return variants
 
 

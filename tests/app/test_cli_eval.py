@@ -120,12 +120,28 @@ def test_models_and_settings_make_variants(capsys, qa_file) -> None:
     assert cells == ["metric", COPIER, "fake"]  # one column per model
 
 
+def test_an_abstention_shows_why_and_the_retrieval_k(capsys, qa_file, tmp_path) -> None:
+    out = tmp_path / "out"
+    result = _eval(capsys, qa_file, "--set", "min_retrieval_similarity=1", "--limit", "1", "--out", str(out))
+    assert result.code == 0, result.err
+    rows = {folder.name: json.loads((folder / "questions.jsonl").read_text()) for folder in out.iterdir()}
+    weak = next(row for name, row in rows.items() if name.endswith("min_retrieval_similarity=1"))
+    assert weak["failure"] == "wrongly_abstained" and weak["abstain_reason"].startswith("weak retrieval")
+    assert "(abstained:" in result.out and "weak" in result.out and "wrongly_abstained " in result.out
+    retrieval_k = next(line for line in result.out.splitlines() if "retrieval_k" in line)
+    assert retrieval_k.replace("│", " ").split() == ["retrieval_k", "2", "2"]
+    assert "unsupported_sentence_rate " in result.out  # metric names are never cut short
+
+
 def test_a_bad_question_file_names_the_line(capsys, qa_file) -> None:
     qa_file.write_text(json.dumps(QUESTIONS[0]) + "\n\n" + '{"question": "no answer given"}\n')
     result = _eval(capsys, qa_file)
     assert result.code == 2 and "line 3" in result.err and "answers" in result.err
     assert _eval(capsys, qa_file.with_name("nowhere.jsonl")).code == 2
     assert _eval(capsys, qa_file, "--set", "k=many").code == 2
+    qa_file.write_text(json.dumps(QUESTIONS[0]) + "\n")
+    result = _eval(capsys, qa_file, "--tag", "nope")
+    assert result.code == 2 and "no question" in result.err and "'nope'" in result.err
 
 
 def test_an_unknown_collection_is_an_error(capsys, qa_file) -> None:

@@ -95,3 +95,8 @@ def test_ctrl_c_keeps_the_answers_so_far(kb) -> None:
     )
     assert run.partial and run.planned == 5 and len(run.results) == 2 and seen == [1, 2]
     assert [r.answer_correct for r in run.results] == [True, True]
+
+
+def test_a_variant_given_twice_is_an_error() -> None:
+    with pytest.raises(SettingError, match="'a k=5' is given twice"):
+        plan_variants(["a"], ["k=5", "k=5"])
