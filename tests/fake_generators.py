@@ -217,3 +217,14 @@ class InterruptedCopier(PassageCopier):
 
 def interrupted_copier(**options: object) -> InterruptedCopier:
     return InterruptedCopier(**options)
+
+
+class InterruptedLoad(PassageCopier):
+    """A model whose user presses Ctrl-C while it loads."""
+
+    def warm_up(self) -> None:
+        raise KeyboardInterrupt
+
+
+def interrupted_load(**options: object) -> InterruptedLoad:
+    return InterruptedLoad(**options)

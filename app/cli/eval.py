@@ -18,7 +18,7 @@ from rich.table import Table
 
 from app.cli import errors
 from app.evaluation.metrics import METRICS, FloorError, check_floors, format_metric, parse_floor
-from app.evaluation.questions import QuestionFileError, load_questions
+from app.evaluation.questions import EvalQuestion, QuestionFileError, load_questions
 from app.evaluation.records import expected, run_json, save_run, write_out
 from app.evaluation.runner import (
     EvalRun,
@@ -31,7 +31,9 @@ from app.evaluation.runner import (
 )
 from app.evaluation.scoring import Failure, QuestionResult
 from app.services import build_answer_pipeline, build_generator, build_knowledge_base
+from app.settings import Settings
 from generator.base import Generator
+from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters
 
 INTERRUPTED = 130
@@ -83,49 +85,68 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
         app_settings = settings_of()
         context = {"question_file": str(qa_file), "tag": tag, "limit": limit}
         err = Console(stderr=True)
-        runs: list[EvalRun] = []
         with build_knowledge_base(app_settings) as kb:
-            kb.open()
+            from app.cli.main import _warn_about_index
+
+            _warn_about_index(kb, kb.open())
             kb.collection(collection)  # a misspelt collection is an error, not 0 answers correct
-            generators: dict[str | None, Generator] = {}
-            for variant in variants:
-                if variant.model not in generators:
-                    generators[variant.model] = build_generator(app_settings, variant.model)
-                    generators[variant.model].warm_up()
-                base = build_answer_pipeline(
-                    app_settings,
-                    kb,
-                    generators[variant.model],
-                    filters=SearchFilters(collections=(collection,)),
-                )
-                pipeline = with_overrides(base, variant.overrides)
-                run = _run_with_progress(err, pipeline, questions, variant, quiet=as_json)
-                runs.append(run)
+            runs, interrupted = _run_variants(app_settings, kb, collection, questions, variants, err, as_json)
+            for run in runs:
                 save_run(app_settings.data_dir, collection, run, **context)
                 if out is not None:
                     write_out(out, run, collection=collection, **context)
-                if run.partial:
-                    break
-        failed = [] if runs[-1].partial else _failed_floors(runs, gate)
+        failed = [] if interrupted else _failed_floors(runs, gate)
         if as_json:
             payload = {
                 "runs": [run_json(r, collection=collection, **context) for r in runs],
                 "failed": failed,
             }
             print(json.dumps(payload, indent=2, ensure_ascii=False))
-        else:
+        elif runs:
             print_report(console, runs)
-        if runs[-1].partial:
-            run = runs[-1]
+        if interrupted:
+            answered = sum(len(run.results) for run in runs)
             err.print(
-                f"[yellow]interrupted[/]: {len(run.results)} of {run.planned} questions answered for "
-                f"{escape(run.variant.name)}; the results above are partial and no floor was checked"
+                f"[yellow]interrupted[/]: {answered} of {len(questions) * len(variants)} answers "
+                f"({len(questions)} questions × {len(variants)} variants); the results above are "
+                "partial and no floor was checked"
             )
             raise SystemExit(INTERRUPTED)
         if failed:
             for line in failed:
                 err.print(f"[red]below the floor:[/] {escape(line)}", highlight=False)
             raise typer.Exit(1)
+
+
+def _run_variants(
+    settings: Settings,
+    kb: KnowledgeBase,
+    collection: str,
+    questions: list[EvalQuestion],
+    variants: list[Variant],
+    err: Console,
+    quiet: bool,
+) -> tuple[list[EvalRun], bool]:
+    """Each variant in turn, loading each model once; (the runs, whether Ctrl-C stopped them).
+    Ctrl-C while a model loads keeps the variants already run."""
+    runs: list[EvalRun] = []
+    generators: dict[str | None, Generator] = {}
+    try:
+        for variant in variants:
+            if variant.model not in generators:
+                generators[variant.model] = build_generator(settings, variant.model)
+                generators[variant.model].warm_up()
+            base = build_answer_pipeline(
+                settings, kb, generators[variant.model], filters=SearchFilters(collections=(collection,))
+            )
+            runs.append(
+                _run_with_progress(err, with_overrides(base, variant.overrides), questions, variant, quiet)
+            )
+            if runs[-1].partial:
+                return runs, True
+    except KeyboardInterrupt:
+        return runs, True
+    return runs, False
 
 
 def _failed_floors(runs: list[EvalRun], gate: list[tuple[str, float]]) -> list[str]:

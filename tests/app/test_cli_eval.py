@@ -157,7 +157,14 @@ def test_ctrl_c_reports_what_was_measured(capsys, qa_file, tmp_path) -> None:
     )  # fmt: skip
     assert result.code == 130
     assert "(partial)" in result.out and "2/5" in result.out
-    assert "2 of 5 questions answered" in result.err and "below the floor" not in result.err
+    assert "2 of 10 answers (5 questions × 2 variants)" in result.err and "below the floor" not in result.err
     [folder] = out.iterdir()  # the second model never ran
     assert json.loads((folder / "summary.json").read_text())["partial"] is True
     assert len((folder / "questions.jsonl").read_text().splitlines()) == 2
+
+
+def test_ctrl_c_while_a_model_loads_keeps_the_variants_already_run(capsys, qa_file) -> None:
+    loading = "tests.fake_generators:interrupted_load"
+    result = run_cli(capsys, "eval", str(qa_file), "-c", "guide", "--model", COPIER, "--model", loading)
+    assert result.code == 130
+    assert "5 of 10 answers" in result.err and "5/5" in result.out and "(partial)" not in result.out
