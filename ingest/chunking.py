@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ingest.document import Block, BlockKind, ParsedDocument
 
@@ -29,6 +30,7 @@ _WORD = re.compile(r"\S+")
 WINDOW_CHARS = 1 << 16  # characters of text per token-counting call
 _WINDOW_PIECES = 2048  # and at most this many pieces per call
 
+_Span = TypeVar("_Span", bound=tuple[Any, ...])  # (start, end, ...) of a piece of the text
 _Raw = tuple[int, int, tuple[str, ...], int | None]  # a finished chunk before its tokens are counted
 
 
@@ -118,15 +120,8 @@ class Chunker:
     def iter_chunks(self, document: ParsedDocument) -> Iterator[ChunkSpan]:
         """The document's chunks in order, counted a window at a time."""
         text = document.text
-        batch: list[_Raw] = []
-        chars = 0
-        for raw in self._raw_chunks(document):
-            batch.append(raw)
-            chars += raw[1] - raw[0]
-            if chars >= self.window_chars or len(batch) >= _WINDOW_PIECES:
-                yield from self._counted(text, batch)
-                batch, chars = [], 0
-        yield from self._counted(text, batch)
+        for batch in self._windows(self._raw_chunks(document)):
+            yield from self._counted(text, batch)
 
     def _counted(self, text: str, raws: list[_Raw]) -> Iterator[ChunkSpan]:
         if not raws:
@@ -216,15 +211,22 @@ class Chunker:
 
     def _units(self, text: str, blocks: list[Block]) -> Iterator[_Unit]:
         """Sentences (lines, for code) with their token counts, counted one window at a time."""
-        window: list[tuple[int, int, bool]] = []
+        for window in self._windows(self._pieces(text, blocks)):
+            yield from self._counted_units(text, window)
+
+    def _windows(self, spans: Iterable[_Span]) -> Iterator[list[_Span]]:
+        """``spans`` (start, end, ...) in consecutive groups of at most one window of text (or
+        ``_WINDOW_PIECES`` pieces), so the token counter never gets more at once; the last group
+        may be empty."""
+        window: list[_Span] = []
         chars = 0
-        for piece in self._pieces(text, blocks):
-            window.append(piece)
-            chars += piece[1] - piece[0]
+        for span in spans:
+            window.append(span)
+            chars += span[1] - span[0]
             if chars >= self.window_chars or len(window) >= _WINDOW_PIECES:
-                yield from self._counted_units(text, window)
+                yield window
                 window, chars = [], 0
-        yield from self._counted_units(text, window)
+        yield window
 
     def _pieces(self, text: str, blocks: list[Block]) -> Iterator[tuple[int, int, bool]]:
         for block in blocks:
