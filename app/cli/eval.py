@@ -204,6 +204,8 @@ def print_report(console: Console, runs: list[EvalRun]) -> None:
     for failure in Failure:
         classes.add_row(failure.value, *(str(s.failures[failure.value]) for s in summaries))
     console.print(classes)
+    for run in runs:
+        _print_tags(console, run)
 
     for run in runs:
         failed = [r for r in run.results if r.failure is not None]
@@ -224,6 +226,25 @@ def print_report(console: Console, runs: list[EvalRun]) -> None:
                 escape(expected(result)),
             )
         console.print(rows)
+
+
+TAG_METRICS = ("answer_correct", "token_f1", "abstention_f1", "citation_precision", "hit_at_k", "total_p50_s")
+
+
+def _print_tags(console: Console, run: EvalRun) -> None:
+    """The main metrics per tag (rows), so a weak kind of question shows; nothing without tags."""
+    by_tag = run.summary.by_tag
+    if not by_tag:
+        return
+    table = Table(title=f"By tag: {escape(run.variant.name)}")
+    table.add_column("tag", no_wrap=True, min_width=max(map(len, by_tag)))
+    table.add_column("answerable + not", justify="right", min_width=5)
+    for name in TAG_METRICS:  # headers may wrap; the values (5 characters) never do
+        table.add_column(name, justify="right", min_width=5, overflow="fold")
+    for tag, summary in by_tag.items():
+        counts = f"{summary.answerable} + {summary.unanswerable}"
+        table.add_row(escape(tag), counts, *(format_metric(summary.metrics[n]) for n in TAG_METRICS))
+    console.print(table)
 
 
 def _shown_answer(result: QuestionResult) -> str:

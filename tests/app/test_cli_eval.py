@@ -82,6 +82,22 @@ def test_the_report_scores_every_question_and_saves_the_run(capsys, qa_file, tmp
     assert json.loads(saved[0].read_text())["summary"] == summary["summary"]
 
 
+def test_the_report_breaks_the_metrics_down_by_tag(capsys, qa_file) -> None:
+    result = _eval(capsys, qa_file)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "By tag" in line)
+    rows = {cells[0]: cells[1:] for cells in (_cells(line) for line in lines[start:]) if len(cells) > 2}
+    # test: install and backup right, peru (unanswerable) answered; dev: pip wrong, missing not found
+    assert rows["test"][:2] == ["2 + 1", "1.000"]
+    assert rows["dev"][:2] == ["2 + 0", "0.000"]
+    assert rows["dev"][3] == "–"  # no unanswerable question tagged dev: abstention F1 not measured
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip("│┃ ").replace("┃", "│").split("│")]
+
+
 def test_json_output_has_every_metric(capsys, qa_file) -> None:
     result = _eval(capsys, qa_file, "--json", "--tag", "test")
     assert result.code == 0, result.err
