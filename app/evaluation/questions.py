@@ -14,7 +14,7 @@ from typing import Any
 
 from app.answer_scores import normalize
 
-KNOWN_KEYS = ("id", "question", "answers", "facts", "sources", "unanswerable", "tags")
+KNOWN_KEYS = ("id", "question", "answers", "facts", "sources", "unanswerable", "tags", "draft")
 
 
 class QuestionFileError(ValueError):
@@ -31,6 +31,7 @@ class EvalQuestion:
     unanswerable: bool = False  # the documents do not answer it: the right outcome is to abstain
     tags: tuple[str, ...] = ()
     line: int = 0  # where it was read, for reports
+    draft: bool = False  # written by ``citewise eval draft`` and not yet reviewed; scoring ignores it
 
     @property
     def answerable(self) -> bool:
@@ -85,6 +86,9 @@ def _parse_line(line: str, number: int, name: str) -> EvalQuestion:
     unanswerable = record.get("unanswerable", False)
     if not isinstance(unanswerable, bool):
         raise QuestionFileError(f"{where}: 'unanswerable' must be true or false, got {_kind(unanswerable)}")
+    draft = record.get("draft", False)
+    if not isinstance(draft, bool):
+        raise QuestionFileError(f"{where}: 'draft' must be true or false, got {_kind(draft)}")
     answers = _texts(record, "answers", where, scored=True)
     facts = _texts(record, "facts", where, scored=True)
     sources = _sources(record, where)
@@ -103,7 +107,7 @@ def _parse_line(line: str, number: int, name: str) -> EvalQuestion:
     if not isinstance(identifier, str) or not identifier.strip():
         raise QuestionFileError(f"{where}: 'id' must be a non-empty string, got {_kind(identifier)}")
     return EvalQuestion(
-        identifier.strip(), question, answers, facts, sources, unanswerable, tags, line=number
+        identifier.strip(), question, answers, facts, sources, unanswerable, tags, line=number, draft=draft
     )
 
 

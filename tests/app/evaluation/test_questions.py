@@ -92,6 +92,11 @@ def test_a_full_file_loads_with_defaults_and_every_field(tmp_path: Path) -> None
             ({"question": "q", "answers": ["x"], "unanswerable": "yes"},),
             "'unanswerable' must be true or false",
         ),
+        (
+            ({"question": "q", "answers": ["x"], "draft": "yes"},),
+            "'draft' must be true or false, got a string",
+        ),
+        (({"question": "q", "answers": ["x"], "draft": 1},), "'draft' must be true or false, got a number"),
         (({"question": "q", "answers": ["x"], "id": 4},), "'id' must be a non-empty string, got a number"),
         (({"question": "q", "answers": ["x"], "tags": "dev"},), "'tags' must be a non-empty list of strings"),
         (("[1, 2]",), "line 1: expected a JSON object, got a list"),
@@ -129,3 +134,24 @@ def test_the_example_in_the_docs_loads(tmp_path: Path) -> None:
     questions = load_questions(write(tmp_path, example.strip()))
     assert [q.id for q in questions] == ["port", "line-2", "line-3", "klingon"]
     assert questions[2].sources == (12, "ops/backup.md") and questions[3].unanswerable
+
+
+def test_a_draft_flag_loads_and_defaults_to_false(tmp_path: Path) -> None:
+    drafted = {"id": "draft-001", **GOOD, "sources": ["cli.md"], "tags": ["draft"], "draft": True}
+    declined = {"id": "draft-002", "question": "Who wrote it?", "unanswerable": True, "draft": True}
+    questions = load_questions(write(tmp_path, drafted, declined, {**GOOD, "draft": False}, GOOD))
+    assert [q.draft for q in questions] == [True, True, False, False]
+    assert questions[0].answers == ("8000",) and questions[0].tags == ("draft",)
+    assert questions[1].unanswerable
+
+
+def test_scoring_ignores_the_draft_flag() -> None:
+    from dataclasses import replace
+
+    from app.evaluation.outcome import Outcome
+    from app.evaluation.scoring import score
+
+    reviewed = EvalQuestion("p", "Which port does serve use?", answers=("8000",))
+    drafted = replace(reviewed, draft=True)
+    for outcome in (Outcome("Port 8000."), Outcome("Port 80."), Outcome("", abstained=True)):
+        assert replace(score(drafted, outcome), question=reviewed) == score(reviewed, outcome)
