@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app.api.errors import install_error_handlers
 from app.api.middleware import LimitsAndMetrics
-from app.api.routers import ask, collections, documents, health, jobs, openai_chat, search
+from app.api.routers import ask, collections, documents, evals, health, jobs, openai_chat, search
 from app.api.runtime import Runtime
 from app.settings import Settings, get_settings
 
@@ -48,7 +48,7 @@ def create_app(
         return upload_limit if path.rstrip("/") == "/v1/documents" else JSON_BODY_LIMIT
 
     app.add_middleware(LimitsAndMetrics, metrics=lambda: app.state.runtime.metrics, body_limit=body_limit)
-    for module in (health, search, ask, documents, jobs, collections, openai_chat):
+    for module in (health, search, ask, documents, jobs, collections, evals, openai_chat):
         app.include_router(module.router)
     return app
 

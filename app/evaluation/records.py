@@ -1,7 +1,8 @@
 """Runs as JSON: what ``--json`` prints, ``--out`` writes and every run leaves in the data dir.
 
-Saved runs (``<data dir>/evals/<collection>/<UTC time>-<variant>.json``) are kept so a later page
-can show how the answers of a collection changed over time; nothing here reads them back yet.
+Saved runs (``<data dir>/evals/<collection>/<UTC time>-<variant>.json``) keep the summary and every
+question's result, so the web UI's Evaluation page (through ``app.evaluation.history`` and the API)
+can show how the answers of a collection changed over time and what failed in each run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from app.evaluation.metrics import Summary
 from app.evaluation.runner import EvalRun
 from app.evaluation.scoring import QuestionResult
+
+STAMP = "%Y%m%dT%H%M%SZ"  # the UTC time that starts a saved run's file name
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:
@@ -46,6 +49,8 @@ def result_json(result: QuestionResult) -> dict[str, Any]:
         "question": question.question,
         "tags": list(question.tags),
         "expected": expected(result),
+        "sources": list(question.sources),
+        "passages": passages(result),
         "answer": result.answer,
         "abstained": result.abstained,
         "abstain_reason": result.abstain_reason,
@@ -70,6 +75,15 @@ def expected(result: QuestionResult) -> str:
     return "all of: " + "; ".join(question.facts)
 
 
+def passages(result: QuestionResult) -> list[str]:
+    """The files the answer cited, or else read, as users see them (for "sources" in reports).
+
+    Read off the result when the scorer records them (``passages``); results without them (older
+    scorers, hand-made ones) give an empty list rather than failing the save."""
+    found = getattr(result, "passages", ())
+    return [str(item) for item in found] if isinstance(found, list | tuple) else []
+
+
 def write_out(directory: Path, run: EvalRun, **context: Any) -> Path:
     """``<directory>/<variant>/summary.json`` and ``questions.jsonl`` (one result per line)."""
     folder = directory / slug(run.variant.name)
@@ -83,12 +97,16 @@ def write_out(directory: Path, run: EvalRun, **context: Any) -> Path:
 def save_run(
     data_dir: Path, collection: str, run: EvalRun, now: datetime | None = None, **context: Any
 ) -> Path:
-    """Keep the run's summary in the data dir, one file per run and variant."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    """Keep the run (summary and per-question results) in the data dir, one file per run and
+    variant; the file stem is the run's id in the API."""
+    moment = now or datetime.now(UTC)
+    stamp = moment.strftime(STAMP)
     folder = data_dir / "evals" / slug(collection)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stamp}-{slug(run.variant.name)}.json"
     payload = run_json(run, collection=collection, **context)
+    payload["time"] = moment.astimezone(UTC).isoformat(timespec="seconds")
+    payload["results"] = [result_json(result) for result in run.results]
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     return path
 
