@@ -1,4 +1,5 @@
-"""``citewise eval``: run a question file through the answer pipeline and report the metrics.
+"""``citewise eval``: run a question file through the answer pipeline and report the metrics;
+``citewise eval draft`` writes a first question file (``app.cli.eval_draft``).
 
 Exit codes: 0 done (and every --fail-under floor met), 1 a floor failed, 2 a bad question file or
 option, 130 interrupted (Ctrl-C: the questions answered so far are reported, floors not checked).
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from app.cli import errors
 from app.evaluation.metrics import METRICS, FloorError, check_floors, format_metric, parse_floor
@@ -39,8 +41,35 @@ from retriever.search import SearchFilters
 INTERRUPTED = 130
 
 
+class EvalGroup(TyperGroup):
+    """``eval`` is a group (``run``, ``draft``) that still takes ``citewise eval QA_FILE …``: an
+    argument that is not a subcommand's name goes to ``run``. Click cannot mix a group's own
+    positional argument with subcommands, hence the routing."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
 def register(app: typer.Typer, settings_of, console: Console) -> None:
-    @app.command(name="eval")
+    group = typer.Typer(
+        cls=EvalGroup,
+        no_args_is_help=True,
+        help="Score answers against a question file (`citewise eval QA_FILE -c C` is short for "
+        "`citewise eval run QA_FILE -c C`), or draft a question file.",
+    )
+    app.add_typer(group, name="eval")
+    _register_run(group, settings_of, console)
+    from app.cli import eval_draft
+
+    eval_draft.register(group, settings_of, console)
+
+
+def _register_run(group: typer.Typer, settings_of, console: Console) -> None:
+    @group.command(name="run")
     def evaluate(
         qa_file: Annotated[Path, typer.Argument(help="The question file (JSONL; docs/evaluation.md).")],
         collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to answer from.")],
