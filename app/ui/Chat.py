@@ -1,4 +1,4 @@
-"""The web UI's entry point (``citewise ui``): three pages over the REST API."""
+"""The web UI's entry point (``citewise ui``): four pages over the REST API."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ navigation = st.navigation(
     [
         st.Page(pages / "chat.py", title="Ask", icon=":material/forum:", default=True),
         st.Page(pages / "documents.py", title="Documents", icon=":material/description:"),
+        st.Page(pages / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
         st.Page(pages / "settings.py", title="Settings", icon=":material/settings:"),
     ]
 )

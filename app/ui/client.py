@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import httpx
 
@@ -83,6 +84,14 @@ class CitewiseClient:
 
     def job(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", f"/v1/jobs/{job_id}")
+
+    def eval_runs(self, collection: str) -> list[dict[str, Any]]:
+        """The saved ``citewise eval`` runs of a collection, newest first, with their metrics."""
+        return self._call("GET", "/v1/evals", params={"collection": collection})["runs"]
+
+    def eval_run(self, collection: str, run_id: str) -> dict[str, Any]:
+        """One saved run with a row per question (``results``)."""
+        return self._call("GET", f"/v1/evals/{quote(collection, safe='')}/{quote(run_id, safe='')}")
 
     def search(self, query: str, **options: Any) -> dict[str, Any]:
         return self._call("POST", "/v1/search", json={"query": query, **_clean(options)})

@@ -44,3 +44,23 @@ def page(name: str, api_url: str, **state: object) -> AppTest:
     for key, value in state.items():
         app.session_state[key] = value
     return app
+
+
+def seed_eval_runs(data_dir: Path, collection: str = "guide") -> list[Path]:
+    """Two saved runs of ``collection`` in the server's data dir, saved by the real ``save_run``:
+    an older one that answers right and a newer one that answers wrongly."""
+    from datetime import UTC, datetime
+
+    from app.evaluation.records import save_run
+    from app.evaluation.runner import Variant
+    from tests.app.api.test_evals import make_run
+
+    return [
+        save_run(data_dir, collection, make_run(Variant("default")), datetime(2025, 1, 1, tzinfo=UTC)),
+        save_run(
+            data_dir,
+            collection,
+            make_run(Variant("default k=8", None, {"k": 8}), right=False),
+            datetime(2025, 2, 1, tzinfo=UTC),
+        ),
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.ui.conftest import page
+from tests.app.ui.conftest import page, seed_eval_runs
 
 
 def _html(app) -> str:
@@ -81,3 +81,36 @@ def test_settings_page_offers_models_and_collections(api_url) -> None:
 def test_settings_page_says_when_the_api_is_down() -> None:
     app = page("settings", "http://127.0.0.1:9").run()
     assert not app.exception and "No Citewise API answers" in app.error[0].value
+
+
+def test_evaluation_page_compares_runs_and_groups_failures(api_url, tmp_path) -> None:
+    older, newer = seed_eval_runs(tmp_path / "data")
+    app = page("evaluation", api_url).run()
+    assert not app.exception and not app.error
+    assert app.selectbox(key="eval_collection").value == "guide"
+    table = app.dataframe[0].value
+    assert list(table["run"]) == ["2025-02-01 00:00 · default k=8", "2025-01-01 00:00 · default"]
+    assert list(table["answer_correct"]) == [0.0, 1.0] and list(table["abstention_f1"]) == [1.0, 1.0]
+    assert list(table["settings"]) == ["k=8", ""]
+    assert app.multiselect(key="eval_chart_metrics").value == ["answer_correct", "token_f1",
+                                                               "citation_precision", "hit_at_k"]  # fmt: skip
+
+    # The newest run is chosen first: its wrong answer is listed under its class.
+    assert app.selectbox(key="eval_run").value == newer.stem
+    [wrong] = app.expander
+    assert wrong.label == "Answered wrongly (1)"
+    rows = app.dataframe[1].value
+    assert list(rows["question"]) == ["how do I install?"] and list(rows["answer"]) == ["Use apt-get [1]."]
+    assert list(rows["expected"]) == ["pip install"] and list(rows["expected sources"]) == ["install.md"]
+    assert any("1 of 2 questions succeeded" in str(m.value) for m in app.markdown)
+
+    # The older run failed nothing.
+    app.selectbox(key="eval_run").set_value(older.stem).run()
+    assert not app.exception and not app.expander
+    assert any("2 of 2 questions succeeded" in str(m.value) for m in app.markdown)
+
+
+def test_evaluation_page_without_runs_says_how_to_make_one(api_url) -> None:
+    app = page("evaluation", api_url).run()
+    assert not app.exception and not app.error
+    assert app.info and "citewise eval FILE -c guide" in app.info[0].value
