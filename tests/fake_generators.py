@@ -228,3 +228,27 @@ class InterruptedLoad(PassageCopier):
 
 def interrupted_load(**options: object) -> InterruptedLoad:
     return InterruptedLoad(**options)
+
+
+class DraftTeacher(PassageTeacher):
+    """A teacher for ``citewise eval draft``: like ``PassageTeacher``, and asked for a question
+    a passage does not answer, it asks who approved the passage's step, which no passage says: it
+    declines that question whatever passages it is shown."""
+
+    def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
+        import re
+
+        from generator.prompt import NOT_IN_DOCUMENTS
+
+        if "Who approved" in messages[-1].content:
+            self.calls.append((list(messages), options))
+            return NOT_IN_DOCUMENTS
+        found = re.search(r"Step (\d+): run \S+ on host (\d+)", messages[-1].content)
+        if found and "does not answer" in messages[0].content:
+            self.calls.append((list(messages), options))
+            return f"Who approved step {found.group(1)} on host {found.group(2)}?"
+        return super()._text(messages, options)
+
+
+def draft_teacher(**options: object) -> DraftTeacher:
+    return DraftTeacher(**options)
