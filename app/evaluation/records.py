@@ -50,7 +50,7 @@ def result_json(result: QuestionResult) -> dict[str, Any]:
         "tags": list(question.tags),
         "expected": expected(result),
         "sources": list(question.sources),
-        "passages": passages(result),
+        "passages": list(result.passages),
         "answer": result.answer,
         "abstained": result.abstained,
         "abstain_reason": result.abstain_reason,
@@ -75,15 +75,6 @@ def expected(result: QuestionResult) -> str:
     return "all of: " + "; ".join(question.facts)
 
 
-def passages(result: QuestionResult) -> list[str]:
-    """The files the answer cited, or else read, as users see them (for "sources" in reports).
-
-    Read off the result when the scorer records them (``passages``); results without them (older
-    scorers, hand-made ones) give an empty list rather than failing the save."""
-    found = getattr(result, "passages", ())
-    return [str(item) for item in found] if isinstance(found, list | tuple) else []
-
-
 def write_out(directory: Path, run: EvalRun, **context: Any) -> Path:
     """``<directory>/<variant>/summary.json`` and ``questions.jsonl`` (one result per line)."""
     folder = directory / slug(run.variant.name)
@@ -103,12 +94,20 @@ def save_run(
     stamp = moment.strftime(STAMP)
     folder = data_dir / "evals" / slug(collection)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stamp}-{slug(run.variant.name)}.json"
     payload = run_json(run, collection=collection, **context)
     payload["time"] = moment.astimezone(UTC).isoformat(timespec="seconds")
     payload["results"] = [result_json(result) for result in run.results]
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
-    return path
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
+    base = f"{stamp}-{slug(run.variant.name)}"
+    for attempt in range(1, 1000):  # two runs of a variant in one second both stay
+        path = folder / (f"{base}.json" if attempt == 1 else f"{base}-{attempt}.json")
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"too many runs named {base} in {folder}")
 
 
 def slug(name: str) -> str:

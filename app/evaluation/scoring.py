@@ -60,6 +60,9 @@ class QuestionResult:
     first_token_s: float | None
     total_s: float | None
     failure: Failure | None  # None: a success
+    # The files behind the answer, as reports show them: those cited, else those read, else the
+    # three best retrieved (what an abstention shows the user).
+    passages: tuple[str, ...] = ()
 
     @property
     def success(self) -> bool:
@@ -99,6 +102,7 @@ def score(question: EvalQuestion, outcome: Outcome) -> QuestionResult:
         first_token_s=outcome.first_token_s,
         total_s=outcome.total_s,
         failure=None,
+        passages=shown_passages(outcome, [passage for passage, _ in pairs]),
     )
     failure = classify(result, read_anything=bool(outcome.read), read_from_source=read_from_source)
     return replace(result, failure=failure)
@@ -116,6 +120,11 @@ def classify(result: QuestionResult, read_anything: bool, read_from_source: bool
         if read_anything and not read_from_source:
             return Failure.RETRIEVED_NOT_READ
     return Failure.WRONGLY_ABSTAINED if result.abstained else Failure.ANSWERED_WRONGLY
+
+
+def shown_passages(outcome: Outcome, cited: list[PassageRef]) -> tuple[str, ...]:
+    chosen = cited or list(outcome.read) or list(outcome.retrieved[:3])
+    return tuple(dict.fromkeys(passage.source_uri for passage in chosen))
 
 
 def is_correct(answer: str, question: EvalQuestion) -> bool:

@@ -79,7 +79,11 @@ def test_the_report_scores_every_question_and_saves_the_run(capsys, qa_file, tmp
 
     saved = list((tmp_path / "data" / "evals" / "guide").iterdir())
     assert len(saved) == 1 and saved[0].name.endswith(".json")
-    assert json.loads(saved[0].read_text())["summary"] == summary["summary"]
+    kept = json.loads(saved[0].read_text())
+    assert kept["summary"] == summary["summary"]
+    passages = {row["id"]: row["passages"] for row in kept["results"]}
+    assert [Path(uri).name for uri in passages["install"]] == ["install.md"]  # what it cited
+    assert passages["missing"] and "missing.md" not in str(passages["missing"])  # what it found instead
 
 
 def test_the_report_breaks_the_metrics_down_by_tag(capsys, qa_file) -> None:

@@ -36,3 +36,11 @@ def test_history_reads_back_what_was_saved(tmp_path: Path) -> None:
         assert not valid_run_id(bad)
         with pytest.raises(RunNotFoundError):
             read_run(tmp_path, "guide", bad)
+
+
+def test_two_runs_of_a_variant_in_the_same_second_are_both_kept(tmp_path: Path) -> None:
+    moment = datetime(2025, 1, 1, tzinfo=UTC)
+    first = save_run(tmp_path, "guide", make_run(Variant("a")), moment)
+    second = save_run(tmp_path, "guide", make_run(Variant("a")), moment)
+    assert first != second and first.is_file() and second.is_file()
+    assert len(list_runs(tmp_path, "guide")) == 2

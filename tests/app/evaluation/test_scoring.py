@@ -183,3 +183,16 @@ def test_source_rank_is_the_first_matching_retrieved_passage() -> None:
     assert source_rank((FAQ, CONFIG, CLI, CLI), ("cli.md", 2)) == 2
     assert source_rank((FAQ,), ("cli.md",)) is None
     assert source_rank((), ("cli.md",)) is None
+
+
+def test_the_passages_shown_are_those_cited_else_read_else_the_best_retrieved() -> None:
+    cited = said("Port 8000 [1].", (CLI, True), (CLI, True), read=(CONFIG, CLI), retrieved=(FAQ, CONFIG, CLI))
+    assert score(question(), cited).passages == ("/srv/docs/cli.md",)  # each file once
+    read = abstained("the model found no answer", read=(CONFIG,), retrieved=(FAQ, CONFIG))
+    assert score(question(), read).passages == ("/srv/docs/configuration.md",)
+    weak = abstained("weak retrieval", retrieved=(FAQ, CONFIG, CLI, PassageRef(4, "/srv/docs/api.md")))
+    assert score(question(), weak).passages == (
+        "/srv/docs/faq.md",
+        "/srv/docs/configuration.md",
+        "/srv/docs/cli.md",
+    )
