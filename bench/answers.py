@@ -1,15 +1,17 @@
-"""End-to-end answers on Disfl-QA: quality, abstention, citations and latency per generator.
+"""End-to-end answers on Disfl-QA, scored by the same code as ``citewise eval``.
 
-The 1,204 paragraphs are ingested through the real pipeline; a fixed random sample of questions
-(answerable ones with a gold span, and SQuAD v2 unanswerable ones whose target is "unknown") is
-asked through the real answer pipeline. Reported per generator:
-
-* exact match and token F1 on answerable questions (an abstention scores 0),
-* abstention precision / recall / F1, "unknown" being the positive class,
-* citation precision: the share of cited passages that contain the gold answer,
-* time to first token and total latency, p50 / p95.
+The 1,204 paragraphs are ingested through the real pipeline (one file per paragraph); a fixed
+random sample of questions (answerable ones with a gold span, and SQuAD v2 unanswerable ones whose
+target is "unknown") becomes an eval question set: the gold span is the one acceptable answer and
+the paragraph's file is the source. Each generator answers it through ``app.evaluation``'s runner,
+so every metric (answer correct, token F1, abstention, citation precision, hit@k, MRR, times) and
+failure class means exactly what docs/evaluation.md says.
 
     .venv/bin/python bench/answers.py [--questions 300] [--generators extractive,qwen2.5-0.5b]
+
+``--calibrate`` (use ``--split dev``) scores every question's decline probability and reports the
+threshold that would have served each model best; ``--speed`` compares the backend with raw
+llama-cpp-python on the prompts the pipeline built.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ import random
 import shutil
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.answer_scores import normalize, strip_citations, token_f1  # noqa: E402
+from app.answering import Answer, AnswerPipeline  # noqa: E402
+from app.evaluation.metrics import Summary, summarize  # noqa: E402
+from app.evaluation.outcome import outcome_from_answer  # noqa: E402
+from app.evaluation.questions import EvalQuestion  # noqa: E402
+from app.evaluation.records import result_json  # noqa: E402
+from app.evaluation.runner import EvalRun, Variant, run_questions  # noqa: E402
+from app.evaluation.scoring import QuestionResult, score  # noqa: E402
 from app.services import build_answer_pipeline, build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.answer_speed import RecordingGenerator, speed_report  # noqa: E402
@@ -39,122 +46,144 @@ from generator.llamacpp import default_cache_dir  # noqa: E402
 from generator.models import BUILTIN_MODELS  # noqa: E402
 
 DEV_QUESTIONS = 300  # held out for tuning prompts and thresholds; never in the reported sample
+COLUMNS = ("answer_correct", "token_f1", "abstention_f1", "abstention_precision", "abstention_recall",
+           "citation_precision", "hit_at_k", "mrr", "ttft_p50_s", "ttft_p95_s", "total_p50_s",
+           "total_p95_s")  # fmt: skip
 
 
-def sample(count: int, seed: int, split: str = "test") -> list[tuple[str, str]]:
-    """(question, target) pairs, answerable and unanswerable in their natural proportion.
+def paragraph_files() -> dict[str, str]:
+    """Each distinct paragraph → the file it is ingested as (``p0000.txt``…, first-seen order)."""
+    paragraphs = dict.fromkeys(split_example(e)[1] for e in disfl_qa_examples())
+    return {paragraph: f"p{i:04d}.txt" for i, paragraph in enumerate(paragraphs)}
+
+
+def sample(count: int, seed: int, split: str = "test") -> list[EvalQuestion]:
+    """Eval questions, answerable and unanswerable in their natural proportion.
 
     A fixed shuffle puts the first ``DEV_QUESTIONS`` into the dev split, which tuning uses; the
     reported numbers come from the test split, so no threshold or prompt was fitted to them.
     """
-    examples = [(split_example(e)[0], str(e["target"])) for e in disfl_qa_examples()]
-    examples = [pair for pair in examples if pair[0]]
+    files = paragraph_files()
+    examples = []
+    for index, example in enumerate(disfl_qa_examples()):
+        question, paragraph = split_example(example)
+        if question:
+            examples.append((index, question, str(example["target"]), files[paragraph]))
     random.Random(0).shuffle(examples)
     pool = examples[:DEV_QUESTIONS] if split == "dev" else examples[DEV_QUESTIONS:]
-    return random.Random(seed).sample(pool, min(count, len(pool)))
-
-
-def evaluate(pipeline, questions: list[tuple[str, str]], log: Path | None = None) -> tuple[dict, list[dict]]:
-    """The metrics, and one record per question (written to ``log`` as JSON lines)."""
-    records = []
-    prompts = getattr(pipeline.generator, "prompts", [])
-    for question, target in questions:
-        streamed = len(prompts)
-        answer = pipeline.ask(question)
-        unanswerable = target == "unknown"
-        text = "" if answer.abstained else strip_citations(answer.answer)
-        cited = [next(h for h in answer.sources if h.chunk_id == c.chunk_id).text for c in answer.citations]
-        records.append(
-            {
-                "question": question,
-                "asked": answer.standalone_question,
-                "target": target,
-                "answer": answer.answer,
-                "model_text": " ".join(sentence.text for sentence in answer.sentences),
-                "abstained": answer.abstained,
-                "reason": answer.abstain_reason,
-                "decline_logprob": answer.decline_logprob,
-                "f1": None if unanswerable else token_f1(text, target),
-                "contained": None if unanswerable else bool(text) and normalize(target) in normalize(text),
-                "cited_right": [normalize(target) in normalize(t) for t in cited] if not unanswerable else [],
-                "first_token_s": answer.timings.get("first_token_s"),
-                "total_s": answer.timings["total_s"],
-                "prompt_index": streamed if len(prompts) > streamed else None,  # the model was asked
-            }
+    chosen = random.Random(seed).sample(pool, min(count, len(pool)))
+    return [
+        EvalQuestion(
+            id=f"disfl-{index}",
+            question=question,
+            answers=() if target == "unknown" else (target,),
+            sources=(source,),
+            unanswerable=target == "unknown",
+            tags=(split,),
         )
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return metrics(records), records
+        for index, question, target, source in chosen
+    ]
 
 
-def metrics(records: list[dict], threshold: float | None = None) -> dict:
-    """Scores of the records; with ``threshold``, also abstaining where the decline log-probability
-    reached it (what that threshold would have done)."""
+class RecordingPipeline:
+    """The pipeline as the runner sees it, keeping every answer (for the decline calibration) and
+    which prompt, if any, each question sent to the model (for the speed comparison)."""
 
-    def abstained(r: dict) -> bool:
-        lp = r["decline_logprob"]
-        return r["abstained"] or (threshold is not None and lp is not None and lp >= threshold)
+    def __init__(self, inner: AnswerPipeline, generator: RecordingGenerator) -> None:
+        self.inner = inner
+        self.generator = generator
+        self.answers: list[Answer] = []
+        self.prompt_index: list[int | None] = []
 
-    answerable = [r for r in records if r["target"] != "unknown"]
-    unknown = [r for r in records if r["target"] == "unknown"]
-    f1s = [0.0 if abstained(r) else r["f1"] for r in answerable]
-    exact = [0.0 if abstained(r) else float(r["contained"]) for r in answerable]
-    cited = [hit for r in answerable if not abstained(r) for hit in r["cited_right"]]
-    true_positive = sum(abstained(r) for r in unknown)
-    false_positive = sum(abstained(r) for r in answerable)
-    precision = true_positive / max(1, true_positive + false_positive)
-    recall = true_positive / max(1, len(unknown))
-    first_token = [r["first_token_s"] for r in records if r["first_token_s"] is not None]
-    total = [r["total_s"] for r in records]
+    def ask(self, question: str) -> Answer:
+        before = len(self.generator.prompts)
+        answer = self.inner.ask(question)
+        self.answers.append(answer)
+        sent = len(self.generator.prompts) > before
+        self.prompt_index.append(len(self.generator.prompts) - 1 if sent else None)
+        return answer
 
-    def percentile(values: list[float], q: int) -> float | None:
-        return round(float(np.percentile(values, q)), 3) if values else None
 
+def row(summary: Summary) -> dict[str, Any]:
+    metrics = {name: _round(summary.metrics[name]) for name in COLUMNS}
     return {
-        "answerable": len(answerable),
-        "unanswerable": len(unknown),
-        "f1": round(float(np.mean(f1s)), 4) if f1s else None,
-        "exact_match_contained": round(float(np.mean(exact)), 4) if exact else None,
-        "abstain_precision": round(precision, 4),
-        "abstain_recall": round(recall, 4),
-        "abstain_f1": round(2 * precision * recall / max(1e-9, precision + recall), 4),
-        "citation_precision": round(float(np.mean(cited)), 4) if cited else None,
-        "ttft_p50_s": percentile(first_token, 50),
-        "ttft_p95_s": percentile(first_token, 95),
-        "total_p50_s": percentile(total, 50),
-        "total_p95_s": percentile(total, 95),
+        "answerable": summary.answerable,
+        "unanswerable": summary.unanswerable,
+        **metrics,
+        "answer_words_mean": _round(summary.metrics["answer_words_mean"]),
+        "failures": summary.failures,
     }
 
 
-def calibrate(records: list[dict]) -> tuple[float, dict]:
-    """The decline threshold that maximises the mean of answer F1 and abstention F1."""
-    grid = [round(float(t), 2) for t in np.arange(-8.0, 0.01, 0.25)]
-    scored = [(t, metrics(records, t)) for t in grid]
-    return max(scored, key=lambda item: (item[1]["f1"] + item[1]["abstain_f1"], -item[0]))
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    threshold: float
+    summary: Summary
 
 
-COLUMNS = ["f1", "exact_match_contained", "abstain_f1", "abstain_precision", "abstain_recall",
-           "citation_precision", "ttft_p50_s", "ttft_p95_s", "total_p50_s", "total_p95_s"]  # fmt: skip
+def with_threshold(run: EvalRun, answers: list[Answer], threshold: float) -> list[QuestionResult]:
+    """The results had the pipeline also abstained where the decline log-probability reached
+    ``threshold``."""
+    results = []
+    for result, answer in zip(run.results, answers, strict=True):
+        declined = answer.decline_logprob is not None and answer.decline_logprob >= threshold
+        if declined and not answer.abstained:
+            outcome = replace(
+                outcome_from_answer(answer, answer.retrieved),
+                abstained=True,
+                abstain_reason="decline threshold",
+                sentences=(),
+            )
+            result = score(result.question, outcome)
+        results.append(result)
+    return results
+
+
+def calibrate(run: EvalRun, answers: list[Answer]) -> Calibration:
+    """The threshold that maximises token F1 + abstention F1 on these (dev) questions."""
+    best: Calibration | None = None
+    for step in range(33):  # -8.0 … 0.0 by 0.25
+        threshold = -8.0 + step * 0.25
+        summary = summarize(with_threshold(run, answers, threshold))
+        if best is None or _objective(summary) > _objective(best.summary):
+            best = Calibration(threshold, summary)
+    assert best is not None
+    return best
+
+
+def _objective(summary: Summary) -> float:
+    return (summary.metrics["token_f1"] or 0.0) + (summary.metrics["abstention_f1"] or 0.0)
 
 
 def markdown(results: dict[str, dict], speed: dict[str, dict], thresholds: dict[str, dict], args) -> str:
-    questions = next(iter(results.values()), {})
+    first = next(iter(results.values()), {})
     lines = [
         "# Answers benchmark: Disfl-QA",
         "",
-        f"{args.split} split, seed {args.seed}: {questions.get('answerable', 0)} answerable and "
-        f"{questions.get('unanswerable', 0)} unanswerable questions, end to end through the pipeline.",
+        f"{args.split} split, seed {args.seed}: {first.get('answerable', 0)} answerable and "
+        f"{first.get('unanswerable', 0)} unanswerable questions, end to end through the pipeline, scored by "
+        "`app.evaluation` (the metrics of `citewise eval`, docs/evaluation.md).",
         "",
         "| generator | " + " | ".join(COLUMNS) + " |",
         "|---" * (len(COLUMNS) + 1) + "|",
     ]
-    lines += [f"| {name} | " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for name, r in results.items()]
+    lines += [f"| {name} | " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |" for name, r in results.items()]
+    if results:
+        classes = list(first.get("failures", {}))
+        lines += ["", "Failure classes:", "", "| generator | " + " | ".join(classes) + " |"]
+        lines += ["|---" * (len(classes) + 1) + "|"]
+        lines += [
+            f"| {name} | " + " | ".join(str(r["failures"][c]) for c in classes) + " |"
+            for name, r in results.items()
+        ]
     if thresholds:
-        lines += ["", "Calibrated decline thresholds (log-probability; best mean of F1 and abstain F1):", ""]
-        lines += ["| generator | threshold | f1 | abstain_f1 |", "|---|---|---|---|"]
+        lines += ["", "Calibrated decline thresholds (log-probability; best token F1 + abstention F1):", ""]
+        lines += ["| generator | threshold | token_f1 | abstention_f1 | answer_correct |", "|---" * 5 + "|"]
         for name, t in thresholds.items():
-            lines.append(f"| {name} | {t['decline_logprob']} | {t['f1']} | {t['abstain_f1']} |")
+            lines.append(
+                f"| {name} | {t['decline_logprob']} | {_cell(t['token_f1'])} | {_cell(t['abstention_f1'])} | "
+                f"{_cell(t['answer_correct'])} |"
+            )
     if speed:
         lines += ["", "Speed on the same prompts (decode tokens/s, p50; time to first token p50):", ""]
         lines += [
@@ -172,6 +201,14 @@ def markdown(results: dict[str, dict], speed: dict[str, dict], thresholds: dict[
                 f"{report['pipeline_overhead']:.1%} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _cell(value: Any) -> str:
+    return "–" if value is None else str(value)
 
 
 def main() -> None:
@@ -203,7 +240,6 @@ def main() -> None:
     sampled = len(questions)
     if args.speed_only:  # enough questions for `--speed` of them to reach the model
         questions, args.update = questions[: args.speed * 2], True
-    paragraphs = list(dict.fromkeys(split_example(e)[1] for e in disfl_qa_examples()))
     work = Path(tempfile.mkdtemp(prefix="citewise-answers-"))
     results: dict[str, dict] = {}
     speed: dict[str, dict] = {}
@@ -211,8 +247,8 @@ def main() -> None:
     try:
         corpus = work / "corpus"
         corpus.mkdir()
-        for i, paragraph in enumerate(paragraphs):
-            (corpus / f"p{i:04d}.txt").write_text(paragraph + "\n")
+        for paragraph, name in paragraph_files().items():
+            (corpus / name).write_text(paragraph + "\n")
         settings = Settings(data_dir=work / "data")
         kb = build_knowledge_base(settings)
         with kb:
@@ -224,19 +260,25 @@ def main() -> None:
                 pipeline = build_answer_pipeline(settings, kb, generator)  # type: ignore[arg-type]
                 if args.calibrate:
                     pipeline.options = replace(pipeline.options, decline_threshold=math.inf)
-                log = CACHE / "answers-log" / f"{args.split}-{spec.replace('/', '_')}.jsonl"
-                scores, records = evaluate(pipeline, questions, None if args.speed_only else log)
+                recording = RecordingPipeline(pipeline, generator)
+                run = run_questions(recording, questions, Variant(spec, spec))  # type: ignore[arg-type]
                 if not args.speed_only:
-                    results[spec] = scores
-                    print(spec, scores, flush=True)
-                if args.calibrate and any(r["decline_logprob"] is not None for r in records):
-                    threshold, scores = calibrate(records)
-                    thresholds[spec] = {"decline_logprob": threshold, **scores}
-                    print(spec, "calibrated threshold", threshold, scores, flush=True)
+                    results[spec] = row(run.summary)
+                    _log(args.split, spec, run)
+                    print(spec, results[spec], flush=True)
+                if args.calibrate and any(a.decline_logprob is not None for a in recording.answers):
+                    best = calibrate(run, recording.answers)
+                    thresholds[spec] = {"decline_logprob": best.threshold, **row(best.summary)}
+                    print(spec, "calibrated threshold", thresholds[spec], flush=True)
                 if spec in BUILTIN_MODELS and args.speed and not args.calibrate:
-                    asked = [r for r in records if r["prompt_index"] is not None][: args.speed]
-                    prompts = [generator.prompts[r["prompt_index"]] for r in asked]
-                    speed[spec] = speed_report(spec, [r["total_s"] for r in asked], prompts)
+                    asked = [
+                        (result, index)
+                        for result, index in zip(run.results, recording.prompt_index, strict=True)
+                        if index is not None
+                    ][: args.speed]
+                    prompts = [generator.prompts[index] for _, index in asked]
+                    totals = [result.total_s or 0.0 for result, _ in asked]
+                    speed[spec] = speed_report(spec, totals, prompts)
                     print(spec, "speed", speed[spec], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -244,6 +286,7 @@ def main() -> None:
         "questions": sampled,
         "split": args.split,
         "seed": args.seed,
+        "scored_by": "app.evaluation",
         "generators": results,
         "speed": speed,
         "calibration": thresholds,
@@ -252,12 +295,19 @@ def main() -> None:
     previous = RESULTS / f"{stem}.json"
     if args.update and previous.is_file():
         old = json.loads(previous.read_text())
-        same_sample = (old.get("questions"), old.get("seed"), old.get("split"))
-        if same_sample == (sampled, args.seed, args.split):
+        same_sample = (old.get("questions"), old.get("seed"), old.get("split"), old.get("scored_by"))
+        if same_sample == (sampled, args.seed, args.split, "app.evaluation"):
             for key, current in (("generators", results), ("speed", speed), ("calibration", thresholds)):
                 fields[key] = {**old.get(key, {}), **current}
             results, speed, thresholds = fields["generators"], fields["speed"], fields["calibration"]
     write_results(stem, "answers-disfl-qa", fields, markdown(results, speed, thresholds, args))
+
+
+def _log(split: str, spec: str, run: EvalRun) -> None:
+    """Every question's result, as ``citewise eval --out`` writes them."""
+    log = CACHE / "answers-log" / f"{split}-{spec.replace('/', '_')}.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(json.dumps(result_json(r), ensure_ascii=False) + "\n" for r in run.results))
 
 
 if __name__ == "__main__":
