@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from generator.evidence import EvidencePair
 
 MIN_NEGATIVE_WORDS = 2
+MAX_QUESTION_WORDS = 14  # a longer cloze question keeps its last words (the clause around "what")
 MAX_NEGATIVES = 16
 SEARCH_BATCH = 64
 
@@ -128,6 +129,12 @@ def _cloze(
                 counts["sentence without a cloze question"] += 1
                 continue
             question, answer = rng.choice(offered)
+            words = question.split()
+            if (
+                len(words) > MAX_QUESTION_WORDS
+            ):  # a whole sentence as the question: lexical overlap alone solves it
+                question = " ".join(words[-MAX_QUESTION_WORDS:])
+                counts["long cloze question cut"] += 1
             negatives = _clean(own, sentence, answer)
             counts["cloze"] += 1
             yield EvidenceExample(question, sentence, tuple(negatives), answer, "cloze", chunk.chunk_id)

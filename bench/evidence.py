@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=6000)
     parser.add_argument("--negatives", type=int, default=7)
     parser.add_argument("--per-step", type=int, default=4)
-    parser.add_argument("--learning-rate", type=float, default=3e-5)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--save", type=Path, default=None, help="keep the last checkpoint here")
     parser.add_argument("--stem", default="evidence")
     args = parser.parse_args()
