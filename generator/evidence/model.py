@@ -113,7 +113,7 @@ class EvidenceScorer:
 
     def save(self, out: Path, *, half: bool = True) -> None:
         """A checkpoint folder that ``EvidenceScorer(out)`` loads; ``half`` stores fp16 (half the
-        size, scores within ~1e-3 of the fp32 model)."""
+        size; scores move by rounding only, well under the gaps that decide a ranking)."""
         from safetensors.torch import save_file
 
         module = self.module
