@@ -32,7 +32,7 @@ from generator.citations import (
     strip_markers,
 )
 from generator.focus import focus, quarantine
-from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan, plan_prompt
+from generator.prompt import DEFAULT_FORM, NOT_IN_DOCUMENTS, Passage, PromptPlan, answer_form, plan_prompt
 from generator.window import Window, fit_turns
 from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
@@ -63,6 +63,10 @@ class AnswerOptions:
     citation_policy: CitationPolicy = field(default_factory=CitationPolicy)
     prompt_lookup: bool = True  # used when the generator was loaded with it
     weights: FusionWeights | None = None  # hybrid fusion; None = the retriever's default
+    answer_form: str = DEFAULT_FORM  # the prompt's instruction and examples (generator.prompt.ANSWER_FORMS)
+
+    def __post_init__(self) -> None:
+        answer_form(self.answer_form)  # an unknown form fails here, not at the first question
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +277,9 @@ class AnswerPipeline:
         unread = [hit.chunk_id for index, hit in enumerate(hits) if index not in kept]
         hits = [hits[index] for index, _ in focused]  # the passages the model reads, renumbered
         passages = [replace(p, number=n) for n, (_, p) in enumerate(focused, start=1)]
-        plan = plan_prompt(self.generator, asked, passages, self.options.answer_tokens)
+        plan = plan_prompt(
+            self.generator, asked, passages, self.options.answer_tokens, self.options.answer_form
+        )
         dropped = unread + [hit.chunk_id for hit in hits[len(plan.passages) :]]
         return ReadPlan(plan, hits[: len(plan.passages)], dropped, flagged)
 

@@ -57,6 +57,53 @@ EXAMPLES = (
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerForm:
+    """The fixed head of every prompt: the instruction and the worked examples that show the form
+    of an answer. It never changes between questions, so llama.cpp keeps it evaluated."""
+
+    system: str
+    examples: tuple[tuple[str, str, str], ...]
+
+
+# The answer follows the question's form: a command for "how do I", a value with its unit, the
+# whole list for "which", a short sentence for "why" (SQuAD-style spans cut these short).
+FORM_PROMPT = (
+    "Answer the question from the numbered passages. Copy the answer from a passage exactly as it "
+    "is written: the command or setting for how to do something, the value with its unit, every "
+    "item when the question asks which ones, one short sentence when it asks why. Then write that "
+    "passage's number in brackets. If the passages do not answer the question, reply: "
+    f"{NOT_IN_DOCUMENTS}"
+)
+FORM_EXAMPLES = (
+    EXAMPLES[0],
+    (
+        "[1] To rotate the pager key at once, run `pager rotate --now` on the bastion host.\n\n"
+        "[2] The pager rotation changes every Monday; each engineer is on call for one week.",
+        "How do I rotate the pager key right away?",
+        "Run `pager rotate --now` on the bastion host [1]",
+    ),
+    EXAMPLES[1],
+    (
+        "[1] Visitors must sign in at the front desk on the ground floor.\n\n[2] The office "
+        "issues three kinds of badge: visitor, contractor and staff. Staff badges open every floor.",
+        "Which kinds of badge are there?",
+        "visitor, contractor and staff [2]",
+    ),
+    (
+        "[1] Backups run at 2 a.m. because the billing jobs finish by then and the database is "
+        "quiet.\n\n[2] Backups of the billing database are kept for 35 days.",
+        "Why do backups run at 2 a.m.?",
+        "Because the billing jobs finish by then and the database is quiet [1]",
+    ),
+)
+ANSWER_FORMS = {
+    "short": AnswerForm(SYSTEM_PROMPT, EXAMPLES),
+    "form": AnswerForm(FORM_PROMPT, FORM_EXAMPLES),
+}
+DEFAULT_FORM = "short"
+
+
+@dataclass(frozen=True, slots=True)
 class Passage:
     """One retrieved passage as the generator sees it; ``number`` is what answers cite."""
 
@@ -104,18 +151,30 @@ def user_message(context: str, question: str) -> str:
     return f"Passages:\n\n{context}\n\nQuestion: {question.strip()}\nAnswer:"
 
 
-def build_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
+def build_messages(question: str, passages: Sequence[Passage], form: str = DEFAULT_FORM) -> list[Message]:
     """Instruction, worked examples, then the passages with the question after them (asked before
     the passages too, the 0.5B model did worse on the tuning questions)."""
-    messages = [Message("system", SYSTEM_PROMPT)]
-    for context, asked, answer in EXAMPLES:
+    head = answer_form(form)
+    messages = [Message("system", head.system)]
+    for context, asked, answer in head.examples:
         messages += [Message("user", user_message(context, asked)), Message("assistant", answer)]
     context = "\n\n".join(passage.render() for passage in passages)
     return [*messages, Message("user", user_message(context, question))]
 
 
+def answer_form(name: str) -> AnswerForm:
+    try:
+        return ANSWER_FORMS[name]
+    except KeyError:
+        raise ValueError(f"unknown answer form {name!r}; the forms are: {', '.join(ANSWER_FORMS)}") from None
+
+
 def plan_prompt(
-    generator: Generator, question: str, passages: Sequence[Passage], answer_tokens: int
+    generator: Generator,
+    question: str,
+    passages: Sequence[Passage],
+    answer_tokens: int,
+    form: str = DEFAULT_FORM,
 ) -> PromptPlan:
     """Fit as many of the best passages as the window allows, keeping room for the answer.
 
@@ -124,7 +183,7 @@ def plan_prompt(
     window = Window(generator, answer_tokens)
     kept = list(passages)
     while True:
-        messages = build_messages(question, kept)
+        messages = build_messages(question, kept, form)
         tokens = window.tokens(messages)
         if tokens <= window.budget or not kept:
             break

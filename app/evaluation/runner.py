@@ -23,6 +23,7 @@ from retriever.search import SearchMode
 SETTING_ALIASES = {"answer_k": "k", "search_mode": "mode", "answer_focus_sentences": "focus_sentences"}
 _CONVERTERS: dict[str, Callable[[str], object]] = {
     "int": int,
+    "str": str,
     "float": float,
     "bool": lambda text: _boolean(text),
     "SearchMode": SearchMode,
@@ -106,6 +107,7 @@ def parse_setting(text: str) -> dict[str, object]:
         kind = next(f.type for f in dataclasses.fields(AnswerOptions) if f.name == key)
         try:
             overrides[key] = _CONVERTERS[str(kind)](raw.strip())
+            dataclasses.replace(AnswerOptions(), **{key: overrides[key]})  # the options' own checks
         except ValueError as error:
             raise SettingError(f"{key} cannot be {raw.strip()!r} (expected {kind})") from error
     return overrides

@@ -37,6 +37,15 @@ def test_the_instruction_and_examples_are_the_same_for_every_question() -> None:
     assert first[:-1] == second[:-1] and first[-1] != second[-1]
 
 
+def test_each_answer_form_is_its_own_fixed_head_and_unknown_ones_are_refused() -> None:
+    short = build_messages("When do backups run?", passages(2))
+    form = build_messages("When do backups run?", passages(2), "form")
+    assert short[-1] == form[-1] and short[0] != form[0]  # same question and passages, other head
+    assert form[:-1] == build_messages("Who is on call?", passages(3), "form")[:-1]
+    with pytest.raises(ValueError, match="unknown answer form 'essay'"):
+        build_messages("When do backups run?", passages(2), "essay")
+
+
 def test_everything_fits_in_a_large_window() -> None:
     plan = plan_prompt(ScriptedGenerator(context_window=10_000), "q?", passages(5), answer_tokens=200)
     assert [p.number for p in plan.passages] == [1, 2, 3, 4, 5] and plan.dropped == []

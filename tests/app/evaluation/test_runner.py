@@ -21,6 +21,7 @@ def test_settings_are_converted_to_the_option_types() -> None:
         "repair_questions": False,
     }
     assert parse_setting("decline_threshold=none") == {"decline_threshold": None}
+    assert parse_setting("answer_form=form") == {"answer_form": "form"}
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,7 @@ def test_settings_are_converted_to_the_option_types() -> None:
         ("filters=x", "cannot set 'filters'"),
         ("k=five", "k cannot be 'five'"),
         ("mode=fuzzy", "mode cannot be 'fuzzy'"),
+        ("answer_form=essay", "answer_form cannot be 'essay'"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(text: str, message: str) -> None:
