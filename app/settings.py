@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     answer_tokens: int = Field(default=96, ge=16, le=2048, description="Most tokens an answer may use.")
     answer_k: int = Field(default=3, ge=1, le=50, description="Passages retrieved for an answer.")
     answer_focus_sentences: int = Field(
-        default=4,
+        default=8,
         ge=0,
         le=200,
         description="Sentences of the retrieved passages the model reads (the most relevant); 0 = all.",
