@@ -17,6 +17,7 @@ from typing import Any
 
 from app.evaluation.records import STAMP, slug
 
+MAX_LISTED = 200  # runs a listing reads at most: the newest
 MAX_RUN_BYTES = 64 * 2**20  # a run of thousands of questions is a few MB; more is not ours
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,199}$")
 
@@ -47,13 +48,15 @@ def valid_run_id(run_id: str) -> bool:
     return bool(_RUN_ID.match(run_id)) and ".." not in run_id
 
 
-def list_runs(data_dir: Path, collection: str) -> list[SavedRun]:
-    """Every readable run of ``collection``, newest first (ties: by id, descending)."""
+def list_runs(data_dir: Path, collection: str, most: int = MAX_LISTED) -> list[SavedRun]:
+    """The newest ``most`` readable runs of ``collection``, newest first (ties: by id, descending).
+    Only the newest files by name (names start with the run's UTC time) are read, so a collection
+    that piled up thousands of runs (a CI gate) costs one page of them, not all."""
     folder = evals_dir(data_dir, collection)
     if not folder.is_dir():
         return []
     runs = []
-    for path in folder.glob("*.json"):
+    for path in sorted(folder.glob("*.json"), key=lambda path: path.name, reverse=True)[:most]:
         run = _load(folder, path, collection)
         if run is not None:
             runs.append(run)

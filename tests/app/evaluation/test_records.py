@@ -44,3 +44,10 @@ def test_two_runs_of_a_variant_in_the_same_second_are_both_kept(tmp_path: Path) 
     second = save_run(tmp_path, "guide", make_run(Variant("a")), moment)
     assert first != second and first.is_file() and second.is_file()
     assert len(list_runs(tmp_path, "guide")) == 2
+
+
+def test_a_listing_reads_only_the_newest_runs(tmp_path: Path) -> None:
+    for day in range(1, 6):
+        save_run(tmp_path, "guide", make_run(Variant(f"v{day}")), datetime(2025, 1, day, tzinfo=UTC))
+    listed = list_runs(tmp_path, "guide", most=2)
+    assert [run.payload["variant"] for run in listed] == ["v5", "v4"]
