@@ -5,17 +5,23 @@ relevant document is the one it came from (see bench/data.py: Disfl-QA from BIG-
 Python FAQ). Fusion must not lose to the better single retriever on either kind.
 
     .venv/bin/python bench/retrieval.py [--datasets disfl-qa,python-faq] [--queries 2000] [--seed 13]
+
+``--split dev`` keeps only Disfl-QA's dev questions (the ones bench/answers.py tunes on) and writes
+``retrieval-dev``; ``--embedding-texts default,title,raw`` ingests once per way of building the
+embedded text (see ``EMBEDDING_TEXTS``), so a change to it is measured before it is made.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import random
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +36,35 @@ from bench.data import DATASETS, RetrievalSet, write_results  # noqa: E402
 from retriever.db.models import Document  # noqa: E402
 from retriever.fusion import FusionMethod, FusionWeights  # noqa: E402
 from retriever.search import SearchMode, search  # noqa: E402
+from retriever.types import embedding_text  # noqa: E402
 
 LATENCY_QUERIES = 500
+HIT_CUTOFF = 3  # what ``citewise ask`` retrieves by default
+
+EmbeddingText = Callable[..., str]  # (title, heading_path, text, *, source_uri) -> embedded text
+EMBEDDING_TEXTS: dict[str, EmbeddingText] = {
+    "default": embedding_text,  # what Citewise builds today
+    # the title always, even when it is only the file's name (before issue 17)
+    "title": lambda title, path, text, *, source_uri: embedding_text(title, path, text, source_uri=""),
+    "raw": lambda title, path, text, *, source_uri: text,  # the chunk text alone
+}
+
+
+@contextlib.contextmanager
+def embedded_as(build: EmbeddingText) -> Iterator[None]:
+    """Ingest, repair and the keyword index build their text with ``build`` meanwhile."""
+    import ingest.pipeline
+    import retriever.consistency
+
+    modules = (ingest.pipeline, retriever.consistency)
+    saved = [module.embedding_text for module in modules]
+    for module in modules:
+        module.embedding_text = build  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, saved, strict=True):
+            module.embedding_text = original  # type: ignore[attr-defined]
 
 
 def ndcg_at(rank: int | None, cutoff: int) -> float:
@@ -44,12 +77,13 @@ def evaluate(
 ) -> dict[str, float]:
     """Quality from the top 100 of every query; latency from single searches for the top 10
     (what answering a question asks for) over the first LATENCY_QUERIES queries."""
-    totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr": 0.0}
+    totals = {"ndcg@10": 0.0, f"hit@{HIT_CUTOFF}": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr": 0.0}
     for question, relevant in queries:
         hits = search(kb, question, k=100, mode=mode, weights=weights)
         documents = list(dict.fromkeys(hit.document_id for hit in hits))  # first hit per document
         rank = documents.index(relevant) + 1 if relevant in documents else None
         totals["ndcg@10"] += ndcg_at(rank, 10)
+        totals[f"hit@{HIT_CUTOFF}"] += 1.0 if rank is not None and rank <= HIT_CUTOFF else 0.0
         totals["recall@10"] += 1.0 if rank is not None and rank <= 10 else 0.0
         totals["recall@100"] += 1.0 if rank is not None else 0.0
         totals["mrr"] += 1.0 / rank if rank is not None else 0.0
@@ -76,7 +110,34 @@ def describe(weights: FusionWeights) -> str:
     return f"{weights.method.value} {weights.dense:g}:{weights.sparse:g}"
 
 
+def dev_queries(data: RetrievalSet) -> list[tuple[str, str]]:
+    """Disfl-QA's dev questions as bench/answers.py splits them (its own split, so nothing reported
+    on its test questions was chosen on them); other sets have no dev split."""
+    if data.name != "disfl-qa":
+        raise SystemExit(f"{data.name} has no dev split")
+    from bench.answers import DEV_QUESTIONS, sample
+
+    return [(q.question, str(q.sources[0])) for q in sample(DEV_QUESTIONS, 0, split="dev")]
+
+
 def run_dataset(data: RetrievalSet, args: argparse.Namespace) -> dict:
+    if args.split == "dev":
+        data = RetrievalSet(data.name, data.documents, dev_queries(data))
+    names = [name.strip() for name in args.embedding_texts.split(",") if name.strip()]
+    runs = {}
+    for name in names:
+        with embedded_as(EMBEDDING_TEXTS[name]):
+            runs[name] = run_variant(data, args)
+    first = runs[names[0]]
+    modes = {
+        (f"{name}: {mode}" if len(names) > 1 else mode): values
+        for name, run in runs.items()
+        for mode, values in run["modes"].items()
+    }
+    return {**first, "modes": modes, "embedding_texts": names}
+
+
+def run_variant(data: RetrievalSet, args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"citewise-{data.name}-"))
     try:
         corpus = work / "corpus"
@@ -109,7 +170,8 @@ def run_dataset(data: RetrievalSet, args: argparse.Namespace) -> dict:
     }
 
 
-METRICS = ["ndcg@10", "recall@10", "recall@100", "mrr", "latency_p50_ms", "latency_p95_ms"]
+METRICS = ["ndcg@10", f"hit@{HIT_CUTOFF}", "recall@10", "recall@100", "mrr"]
+METRICS += ["latency_p50_ms", "latency_p95_ms"]
 
 
 def markdown(results: dict[str, dict]) -> str:
@@ -138,6 +200,12 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated: {choices}")
     parser.add_argument("--queries", type=int, default=2000, help="questions sampled per set (0 = all)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--split", choices=("all", "dev"), default="all", help="dev: Disfl-QA's dev split")
+    parser.add_argument(
+        "--embedding-texts",
+        default="default",
+        help=f"ways to build the embedded text, one ingest each: {', '.join(EMBEDDING_TEXTS)}",
+    )
     parser.add_argument(
         "--hybrid-weights",
         default="",
@@ -148,9 +216,14 @@ def main() -> None:
     unknown = sorted(set(names) - set(DATASETS))
     if unknown:
         parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    texts = {name.strip() for name in args.embedding_texts.split(",") if name.strip()}
+    if not texts or texts - set(EMBEDDING_TEXTS):
+        parser.error(f"--embedding-texts: choose from {', '.join(EMBEDDING_TEXTS)}")
 
     results = {name: run_dataset(DATASETS[name](), args) for name in names}
-    write_results("retrieval", "retrieval", {"seed": args.seed, "datasets": results}, markdown(results))
+    stem = "retrieval" if args.split == "all" else f"retrieval-{args.split}"
+    fields = {"seed": args.seed, "split": args.split, "datasets": results}
+    write_results(stem, "retrieval", fields, markdown(results))
 
 
 if __name__ == "__main__":

@@ -140,7 +140,11 @@ class PrepareAndEmbed:
             if isinstance(outcome, Prepared):
                 document = outcome.document
                 for chunk in document.chunks:
-                    texts.append(embedding_text(document.title, chunk.heading_path, chunk.text))
+                    texts.append(
+                        embedding_text(
+                            document.title, chunk.heading_path, chunk.text, source_uri=document.source_uri
+                        )
+                    )
                     places.append((n, chunk.ordinal))
         if texts:
             vectors = self.embedder.embed_documents(texts)  # (len(texts), dimension)

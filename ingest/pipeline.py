@@ -352,7 +352,11 @@ class IngestPipeline:
             document = pending.document
             for ordinal in pending.to_embed:
                 chunk = document.chunks[ordinal]
-                batch.append(embedding_text(document.title, chunk.heading_path, chunk.text))
+                batch.append(
+                    embedding_text(
+                        document.title, chunk.heading_path, chunk.text, source_uri=document.source_uri
+                    )
+                )
                 if len(batch) >= self.options.batch_chunks:
                     yield batch
                     batch = []

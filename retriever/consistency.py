@@ -67,7 +67,7 @@ def stored_embedding_texts(session: Session, chunk_ids: list[int] | None = None)
     they all index the same text.
     """
     query = (
-        select(Chunk.id, Chunk.text, Chunk.heading_path, Document.title)
+        select(Chunk.id, Chunk.text, Chunk.heading_path, Document.title, Document.source_uri)
         .join(Document, Document.id == Chunk.document_id)
         .where(Chunk.duplicate_of_id.is_(None))
         .order_by(Chunk.id)
@@ -75,8 +75,8 @@ def stored_embedding_texts(session: Session, chunk_ids: list[int] | None = None)
     if chunk_ids is not None:
         query = query.where(Chunk.id.in_(chunk_ids))
     return [
-        (chunk_id, embedding_text(title, heading_path or [], text or ""))
-        for chunk_id, text, heading_path, title in session.execute(query)
+        (chunk_id, embedding_text(title, heading_path or [], text or "", source_uri=source_uri))
+        for chunk_id, text, heading_path, title, source_uri in session.execute(query)
     ]
 
 

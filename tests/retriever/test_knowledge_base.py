@@ -31,7 +31,7 @@ def prepared(kb: KnowledgeBase, collection: str, uri: str, passages: list[str], 
         chunks=chunks,
     )
     if embed:
-        texts = [embedding_text(document.title, [], c.text) for c in chunks]
+        texts = [embedding_text(document.title, [], c.text, source_uri=uri) for c in chunks]
         for chunk, vector in zip(chunks, kb.embedder.embed_documents(texts), strict=True):
             document.vectors[chunk.ordinal] = vector
     return document
