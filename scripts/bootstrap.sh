@@ -21,6 +21,20 @@ if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
     "${PIP[@]}" install "$TORCH_SPEC"
 fi
 
+# llama.cpp compiles for this CPU (-march=native). Where the CPU reports AMX but the kernel does not
+# enable it for processes (seen in VMs here: every generation died of a protection fault in
+# `ldtilecfg`), build for the CPU's vector extensions without AMX, and do not reuse a wheel pip
+# cached from a native build.
+LLAMA_SPEC=$(sed -n 's/^ *"\(llama-cpp-python==[^"]*\)",*$/\1/p' pyproject.toml)
+if grep -qw amx_tile /proc/cpuinfo 2>/dev/null && ! "$VENV/bin/python" -c 'import llama_cpp' >/dev/null 2>&1; then
+    flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+    for ext in avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI; do
+        grep -qw "${ext%%:*}" /proc/cpuinfo && flags="$flags -DGGML_${ext##*:}=ON"
+    done
+    echo "==> compiling $LLAMA_SPEC without AMX (the CPU reports it; processes cannot use it here): ~7 minutes"
+    CMAKE_ARGS="$flags" "${PIP[@]}" install --quiet --no-cache-dir "$LLAMA_SPEC"
+fi
+
 echo "==> installing citewise and its dependencies (the first run compiles llama.cpp: ~7 minutes)"
 "${PIP[@]}" install --quiet -e '.[dev]'
 
