@@ -67,6 +67,8 @@ class AnswerOptions:
     prompt_lookup: bool = True  # used when the generator was loaded with it
     weights: FusionWeights | None = None  # hybrid fusion; None = the retriever's default
     answer_form: str = DEFAULT_FORM  # the prompt's instruction and examples (generator.prompt.ANSWER_FORMS)
+    # Hold the answer to a verbatim span of one passage it reads, cited by the backend (llama.cpp).
+    copy_answers: bool = False
 
     def __post_init__(self) -> None:
         answer_form(self.answer_form)  # an unknown form fails here, not at the first question
@@ -113,6 +115,8 @@ class Answer:
     flagged_instructions: list[FlaggedText] = field(default_factory=list)  # kept from the model
     # Every hit of the search, ranked: what the evaluation scores retrieval on (hit@k, MRR).
     retrieved: list[SearchHit] = field(default_factory=list)
+    # The best similarity of the question to the first passages: the weak-retrieval test's input.
+    retrieval_similarity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +159,19 @@ class AnswerPipeline:
 
     def stream(self, question: str, history: Sequence[Message] = ()) -> Iterator[AnswerEvent]:
         hits: list[SearchHit] = []
-        for event in self._stream(question, history, hits):
-            yield replace_answer(event, retrieved=list(hits)) if event.kind == "answer" else event
+        best: list[float] = []
+        for event in self._stream(question, history, hits, best):
+            if event.kind == "answer":
+                event = replace_answer(
+                    event, retrieved=list(hits), retrieval_similarity=next(iter(best), None)
+                )
+            yield event
 
     def _stream(
-        self, question: str, history: Sequence[Message], hits: list[SearchHit]
+        self, question: str, history: Sequence[Message], hits: list[SearchHit], best_similarity: list[float]
     ) -> Iterator[AnswerEvent]:
-        """``stream`` without the ranked hits on the answer; they are put in ``hits``."""
+        """``stream`` without the ranked hits and the best similarity on the answer; they are put
+        in ``hits`` and ``best_similarity``."""
         if not question.strip():
             raise ValueError("the question is empty")
         options, timings = self.options, {}
@@ -171,7 +181,7 @@ class AnswerPipeline:
         # the repaired question.
         asked = repair_question(standalone) if options.repair_questions else standalone
         found, best = self._retrieve(standalone)
-        hits[:] = found
+        hits[:], best_similarity[:] = found, [best]
         timings["retrieval_s"] = time.perf_counter() - started
         if not hits or best < options.min_retrieval_similarity:
             reason = "no passages found" if not hits else f"weak retrieval (best similarity {best:.2f})"
@@ -188,7 +198,10 @@ class AnswerPipeline:
             yield replace_answer(abstention, decline_logprob=declining, flagged_instructions=flagged)
             return
         generation = GenerationOptions(
-            max_tokens=options.answer_tokens, stop=("\n",), prompt_lookup=options.prompt_lookup
+            max_tokens=options.answer_tokens,
+            stop=("\n",),
+            prompt_lookup=options.prompt_lookup,
+            copy=options.copy_answers,
         )
         pieces: list[str] = []
         for piece in self.generator.stream(plan.messages, generation):

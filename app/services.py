@@ -95,6 +95,7 @@ def build_answer_pipeline(
         answer_tokens=settings.answer_tokens,
         min_retrieval_similarity=settings.min_retrieval_similarity,
         focus_sentences=settings.answer_focus_sentences,
+        copy_answers=settings.answer_copy,
         repair_questions=settings.repair_questions,
         decline_threshold=settings.decline_threshold,
         weights=search_weights(settings),

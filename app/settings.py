@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         le=200,
         description="Sentences of the retrieved passages the model reads (the most relevant); 0 = all.",
     )
+    answer_copy: bool = Field(
+        default=False,
+        description="Hold each answer to a verbatim span of one passage the model read, cited (llama.cpp).",
+    )
     repair_questions: bool = Field(
         default=True,
         description='Apply self-corrections ("X, no wait, Y") before the model reads a question.',

@@ -35,6 +35,9 @@ class GenerationOptions:
     temperature: float = 0.0  # greedy by default: answers should be reproducible
     stop: tuple[str, ...] = ()
     prompt_lookup: bool = False  # draft tokens from the prompt (speculative decoding), where supported
+    # Hold an answer to a verbatim span of one shown passage, cited (or the decline), where the
+    # backend supports it (llama.cpp; the trained model always copies).
+    copy: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from generator.base import Generation, GenerationOptions, Message, PromptTooLongError, register_generator
+from generator.gpt.copying import TokenBytes
+from generator.llamacpp_copy import CopyProcessor, token_bytes
 from generator.models import BUILTIN_MODELS, DEFAULT_MODEL, resolve_model_file
 
 PROMPT_LOOKUP_TOKENS = 10  # tokens drafted from the prompt per step (speculative decoding)
@@ -56,6 +58,7 @@ class LlamaCppGenerator:
         self._llm: Any = None
         self._formatter: Any = None
         self._draft: Any = None
+        self._token_bytes: TokenBytes | None = None  # the vocabulary's bytes, for copied answers
         self._lock = threading.Lock()
 
     @property
@@ -118,19 +121,26 @@ class LlamaCppGenerator:
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         self.warm_up()
         with self._lock, _window_errors(self._context_window):
-            for chunk in self._complete(messages, options, stream=True):
+            copying = self._copying(messages, options)
+            sent = ""
+            for chunk in self._complete(messages, options, stream=True, copying=copying):
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
+                    sent += piece
                     yield piece
+            if copying is not None and copying.finish(sent):
+                yield copying.finish(sent)
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation:
         self.warm_up()
         started = time.perf_counter()
         with self._lock, _window_errors(self._context_window):
-            response = self._complete(messages, options, stream=False)
+            copying = self._copying(messages, options)
+            response = self._complete(messages, options, stream=False, copying=copying)
         choice, usage = response["choices"][0], response["usage"]
+        text = choice["message"]["content"] or ""
         return Generation(
-            text=choice["message"]["content"] or "",
+            text=text + (copying.finish(text) if copying is not None else ""),
             prompt_tokens=int(usage["prompt_tokens"]),
             completion_tokens=int(usage["completion_tokens"]),
             finish_reason=choice.get("finish_reason") or "stop",
@@ -166,18 +176,38 @@ class LlamaCppGenerator:
                 llm._requires_eval = True  # now, so the next generation replays a prompt token
         return total
 
-    def _complete(self, messages: Sequence[Message], options: GenerationOptions, *, stream: bool) -> Any:
+    def _copying(self, messages: Sequence[Message], options: GenerationOptions) -> CopyProcessor | None:
+        """The copy constraint for an answer prompt when asked for; the caller holds the lock."""
+        if not options.copy:
+            return None
+        if self._token_bytes is None:
+            self._token_bytes = token_bytes(self._llm)
+        processor = CopyProcessor(self._llm, self._token_bytes, messages)
+        return processor if processor.active else None
+
+    def _complete(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        *,
+        stream: bool,
+        copying: CopyProcessor | None = None,
+    ) -> Any:
         """One chat completion; the caller holds the lock. Drafting is per call, and only a model
-        loaded with prompt lookup can draft (see ``__init__``)."""
+        loaded with prompt lookup can draft (see ``__init__``); drafted tokens would bypass the
+        copy constraint, so a copied answer is never drafted."""
+        from llama_cpp import LogitsProcessorList
+
         self._check_fits(len(self._tokens(messages)))
         if self.prompt_lookup:
-            self._llm.draft_model = self._draft if options.prompt_lookup else None
+            self._llm.draft_model = self._draft if options.prompt_lookup and copying is None else None
         return self._llm.create_chat_completion(
             messages=_as_dicts(messages),
             max_tokens=options.max_tokens,
             temperature=options.temperature,
             stop=list(options.stop) or None,
             stream=stream,
+            logits_processor=LogitsProcessorList([copying]) if copying is not None else None,
         )
 
 

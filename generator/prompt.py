@@ -1,10 +1,10 @@
 """The answer prompt: numbered passages, the question, and a plain instruction to cite [n].
 
 Small models follow short, explicit instructions best (see the field notes), so the instruction is
-terse, three worked examples show the answer form (a short quote with its passage number, and a
-decline), and the answer budget is enforced with ``max_tokens``. The instruction and the examples
-come first and never change, so llama.cpp keeps them evaluated between questions: they cost no
-time to first token. Passages that do not fit the model's window are dropped whole,
+terse, four worked examples show the answer form (short quotes with their passage number, a command
+for a how-to question, and a decline), and the answer budget is enforced with ``max_tokens``. The
+instruction and the examples come first and never change, so llama.cpp keeps them evaluated between
+questions: they cost no time to first token. Passages that do not fit the model's window are dropped whole,
 lowest-ranked first, and reported: nothing is truncated silently.
 
 Passages are data, never instructions. A passage cannot forge the prompt's structure: inside its
@@ -96,8 +96,19 @@ FORM_EXAMPLES = (
         "Because the billing jobs finish by then and the database is quiet [1]",
     ),
 )
+# A how-to question answered by the command alone. With only the three examples above ("plain"),
+# the 0.5B model declined most "How do I …" questions of the guide's dev split (10 of its 12 wrong
+# declines); with this one second, it answered 0.457 of the dev questions right instead of 0.348
+# (bench/results/answer-levers.md). Telling it in the instruction as well did worse (0.435).
+HOW_TO_EXAMPLE = (
+    "[1] To rotate the pager key at once, run `pager rotate --now` on the bastion host.\n\n"
+    "[2] The pager rotation changes every Monday; each engineer is on call for one week.",
+    "How do I rotate the pager key right away?",
+    "`pager rotate --now` [1]",
+)
 ANSWER_FORMS = {
-    "short": AnswerForm(SYSTEM_PROMPT, EXAMPLES),
+    "short": AnswerForm(SYSTEM_PROMPT, (EXAMPLES[0], HOW_TO_EXAMPLE, EXAMPLES[1], EXAMPLES[2])),
+    "plain": AnswerForm(SYSTEM_PROMPT, EXAMPLES),  # the default before the how-to example
     "form": AnswerForm(FORM_PROMPT, FORM_EXAMPLES),
 }
 DEFAULT_FORM = "short"

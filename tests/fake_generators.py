@@ -252,3 +252,19 @@ class DraftTeacher(PassageTeacher):
 
 def draft_teacher(**options: object) -> DraftTeacher:
     return DraftTeacher(**options)
+
+
+class DoubtingCopier(PassageCopier):
+    """A passage copier whose decline probability is high only for questions about Peru: what
+    ``citewise eval calibrate`` should learn to act on."""
+
+    def reply_logprob(self, messages: Sequence[Message], reply_start: str, max_tokens: int = 3) -> float:
+        from generator.prompt import parse_messages
+
+        self.scored.append(reply_start)
+        question, _ = parse_messages(messages)
+        return -0.2 if "peru" in question.lower() else -9.0
+
+
+def doubting_copier(**options: object) -> DoubtingCopier:
+    return DoubtingCopier(**options)

@@ -1,5 +1,6 @@
 """``citewise eval``: run a question file through the answer pipeline and report the metrics;
-``citewise eval draft`` writes a first question file (``app.cli.eval_draft``).
+``citewise eval draft`` writes a first question file (``app.cli.eval_draft``), ``citewise eval
+calibrate`` chooses the abstention thresholds (``app.cli.eval_calibrate``).
 
 Exit codes: 0 done (and every --fail-under floor met), 1 a floor failed, 2 a bad question file or
 option, 130 interrupted (Ctrl-C: the questions answered so far are reported, floors not checked).
@@ -63,9 +64,10 @@ def register(app: typer.Typer, settings_of, console: Console) -> None:
     )
     app.add_typer(group, name="eval")
     _register_run(group, settings_of, console)
-    from app.cli import eval_draft
+    from app.cli import eval_calibrate, eval_draft
 
     eval_draft.register(group, settings_of, console)
+    eval_calibrate.register(group, settings_of, console)
 
 
 def _register_run(group: typer.Typer, settings_of, console: Console) -> None:
@@ -169,7 +171,7 @@ def _run_variants(
                 settings, kb, generators[variant.model], filters=SearchFilters(collections=(collection,))
             )
             runs.append(
-                _run_with_progress(err, with_overrides(base, variant.overrides), questions, variant, quiet)
+                run_with_progress(err, with_overrides(base, variant.overrides), questions, variant, quiet)
             )
             if runs[-1].partial:
                 return runs, True
@@ -187,7 +189,7 @@ def _failed_floors(runs: list[EvalRun], gate: list[tuple[str, float]]) -> list[s
     ]
 
 
-def _run_with_progress(err: Console, pipeline, questions, variant: Variant, quiet: bool) -> EvalRun:
+def run_with_progress(err: Console, pipeline, questions, variant: Variant, quiet: bool) -> EvalRun:
     correct = answerable = 0
     columns = (
         TextColumn("{task.description}"),

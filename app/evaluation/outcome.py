@@ -43,6 +43,10 @@ class Outcome:
     read: tuple[PassageRef, ...] = ()  # the passages the model read (none when it abstained before reading)
     first_token_s: float | None = None
     total_s: float | None = None
+    # What abstention decides on (see app.evaluation.calibration): the model's log-probability of
+    # declining (when scored) and the best retrieval similarity.
+    decline_logprob: float | None = None
+    retrieval_similarity: float | None = None
 
 
 def outcome_from_answer(answer: Answer, retrieved: Sequence[SearchHit]) -> Outcome:
@@ -73,6 +77,8 @@ def outcome_from_answer(answer: Answer, retrieved: Sequence[SearchHit]) -> Outco
         read=tuple(read),
         first_token_s=answer.timings.get("first_token_s"),
         total_s=answer.timings.get("total_s"),
+        decline_logprob=answer.decline_logprob,
+        retrieval_similarity=answer.retrieval_similarity,
     )
 
 

@@ -62,6 +62,8 @@ def result_json(result: QuestionResult) -> dict[str, Any]:
         "citations_correct": result.citations_correct,
         "first_token_s": result.first_token_s,
         "total_s": result.total_s,
+        "decline_logprob": result.decline_logprob,
+        "retrieval_similarity": result.retrieval_similarity,
     }
 
 

@@ -63,6 +63,8 @@ class QuestionResult:
     # The files behind the answer, as reports show them: those cited, else those read, else the
     # three best retrieved (what an abstention shows the user).
     passages: tuple[str, ...] = ()
+    decline_logprob: float | None = None  # recorded for calibrating abstention (Outcome)
+    retrieval_similarity: float | None = None
 
     @property
     def success(self) -> bool:
@@ -103,6 +105,8 @@ def score(question: EvalQuestion, outcome: Outcome) -> QuestionResult:
         total_s=outcome.total_s,
         failure=None,
         passages=shown_passages(outcome, [passage for passage, _ in pairs]),
+        decline_logprob=outcome.decline_logprob,
+        retrieval_similarity=outcome.retrieval_similarity,
     )
     failure = classify(result, read_anything=bool(outcome.read), read_from_source=read_from_source)
     return replace(result, failure=failure)

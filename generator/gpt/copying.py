@@ -41,21 +41,30 @@ class TokenBytes:
     @classmethod
     def of(cls, tokenizer) -> TokenBytes:  # a CorpusTokenizer
         decoder = byte_decoder()
-        pieces: dict[int, bytes] = {}
-        ends = {tokenizer.end_of_turn, tokenizer.end_of_text}
         specials = {tokenizer.end_of_turn, tokenizer.end_of_text, *tokenizer.roles.values()}
-        for token_id in range(tokenizer.vocab_size):
-            if token_id in specials:
-                continue
-            piece = bytes(decoder[c] for c in tokenizer.token_text(token_id))
+        pieces = {
+            token_id: bytes(decoder[c] for c in tokenizer.token_text(token_id))
+            for token_id in range(tokenizer.vocab_size)
+            if token_id not in specials
+        }
+        ends = {tokenizer.end_of_turn, tokenizer.end_of_text}
+        return cls.build(pieces, ends, tokenizer.encode(NOT_IN_DOCUMENTS))
+
+    @classmethod
+    def build(cls, pieces: dict[int, bytes], ends: set[int], decline: Sequence[int]) -> TokenBytes:
+        """From every ordinary token's bytes (special tokens left out) and the end-of-answer
+        tokens: any vocabulary, the trained model's or a GGUF model's."""
+        ends = set(ends)
+        kept: dict[int, bytes] = {}
+        for token_id, piece in pieces.items():
             if piece.lstrip(b" ").startswith(b"["):
                 ends.add(token_id)
-            elif len(piece) <= _MAX_TOKEN_BYTES:
-                pieces[token_id] = piece.lower()
+            elif piece and len(piece) <= _MAX_TOKEN_BYTES:
+                kept[token_id] = piece.lower()
         by_bytes: dict[bytes, tuple[int, ...]] = {}
-        for token_id, piece in pieces.items():
+        for token_id, piece in kept.items():
             by_bytes[piece] = (*by_bytes.get(piece, ()), token_id)
-        return cls(by_bytes, pieces, frozenset(ends), tuple(tokenizer.encode(NOT_IN_DOCUMENTS)))
+        return cls(by_bytes, kept, frozenset(ends), tuple(decline))
 
 
 class CopyConstraint:
@@ -92,7 +101,7 @@ class CopyConstraint:
         elif self.declining:  # the decline is complete
             return set(self.tokens.span_ends)
         at_boundary = False
-        for index, offset in set(self._positions()):
+        for index, offset in set(self.positions()):
             text = self.texts[index]
             if offset >= len(text) or not _is_word_byte(text[offset]):
                 at_boundary = True
@@ -119,7 +128,7 @@ class CopyConstraint:
     def declined(self) -> bool:
         return self.declining and self._seen >= len(self.tokens.decline)
 
-    def _positions(self) -> Iterator[tuple[int, int]]:
+    def positions(self) -> Iterator[tuple[int, int]]:
         width = len(self.copied)
         return ((index, start + width) for index, start in self.starts)
 

@@ -25,7 +25,7 @@ def test_passages_are_numbered_and_do_not_repeat_their_heading() -> None:
     messages = build_messages("When do backups run?", [Passage(1, "Nightly.")])
     assert messages[0].role == "system" and "brackets" in messages[0].content
     # Worked examples come before the real question, and end with a decline among them.
-    assert [m.role for m in messages[1:-1]] == ["user", "assistant"] * 3
+    assert [m.role for m in messages[1:-1]] == ["user", "assistant"] * 4
     assert "The documents do not say." in [m.content for m in messages[1:-1]]
     assert messages[-1].content == "Passages:\n\n[1] Nightly.\n\nQuestion: When do backups run?\nAnswer:"
 
@@ -44,6 +44,16 @@ def test_each_answer_form_is_its_own_fixed_head_and_unknown_ones_are_refused() -
     assert form[:-1] == build_messages("Who is on call?", passages(3), "form")[:-1]
     with pytest.raises(ValueError, match="unknown answer form 'essay'"):
         build_messages("When do backups run?", passages(2), "essay")
+
+
+def test_the_default_form_shows_a_how_to_question_answered_by_its_command() -> None:
+    short = build_messages("When do backups run?", passages(2))
+    plain = build_messages("When do backups run?", passages(2), "plain")
+    assert len(short) == len(plain) + 2  # one more worked example: a user turn and its answer
+    how_to = [m for m in short if m.role == "user" and "How do I" in m.content]
+    assert len(how_to) == 1
+    answer = short[short.index(how_to[0]) + 1]
+    assert answer.role == "assistant" and answer.content.startswith("`") and answer.content.endswith("[1]")
 
 
 def test_everything_fits_in_a_large_window() -> None:
