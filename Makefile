@@ -63,11 +63,11 @@ bench-answers: install
 # into its own data dir under bench/.cache (kept, so unchanged docs are not re-embedded and its
 # saved runs pile up in evals/guide/), and fails under the floors: the CI gate (.ci/run).
 # The floors are the latest measurement (2026-12-04, qwen2.5-0.5b reading 8 sentences, the answer
-# prompt with a how-to example: answer_correct 0.429, abstention_f1 0.424, citation_precision 0.855,
-# hit_at_k 0.943, mrr 0.869) less a margin of a few questions. Raise them as quality rises; lowering
+# prompt with a how-to example and the decline last: answer_correct 0.457, abstention_f1 0.529,
+# citation_precision 0.853, hit_at_k 0.943, mrr 0.869) less a margin of a few questions. Raise them as quality rises; lowering
 # one needs a reason in the commit message.
 EVAL_DATA ?= bench/.cache/eval-data
-EVAL_FLOORS ?= answer_correct=0.38 abstention_f1=0.37 citation_precision=0.80 hit_at_k=0.90 mrr=0.80
+EVAL_FLOORS ?= answer_correct=0.40 abstention_f1=0.47 citation_precision=0.80 hit_at_k=0.90 mrr=0.80
 EVAL_ARGS ?=
 eval: install
 	CITEWISE_DATA_DIR=$(EVAL_DATA) $(BIN)/citewise ingest docs -c guide --sync --quiet

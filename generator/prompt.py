@@ -107,7 +107,8 @@ HOW_TO_EXAMPLE = (
     "`pager rotate --now` [1]",
 )
 ANSWER_FORMS = {
-    "short": AnswerForm(SYSTEM_PROMPT, (EXAMPLES[0], HOW_TO_EXAMPLE, EXAMPLES[1], EXAMPLES[2])),
+    # The decline last: on dev it kept the answers and lifted abstention F1 (0.519 -> 0.560).
+    "short": AnswerForm(SYSTEM_PROMPT, (EXAMPLES[0], HOW_TO_EXAMPLE, EXAMPLES[2], EXAMPLES[1])),
     "plain": AnswerForm(SYSTEM_PROMPT, EXAMPLES),  # the default before the how-to example
     "form": AnswerForm(FORM_PROMPT, FORM_EXAMPLES),
 }
