@@ -128,8 +128,9 @@ class LlamaCppGenerator:
                 if piece:
                     sent += piece
                     yield piece
-            if copying is not None and copying.finish(sent):
-                yield copying.finish(sent)
+            tail = copying.finish(sent) if copying is not None else ""
+            if tail:  # the citation Citewise writes for a copied span
+                yield tail
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Generation:
         self.warm_up()

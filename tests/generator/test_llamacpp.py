@@ -90,3 +90,16 @@ def test_a_prompt_longer_than_the_window_is_a_typed_error_on_every_path(smollm) 
     with pytest.raises(PromptTooLongError):
         smollm.reply_logprob(too_long, "The documents do not say")
     assert smollm.generate(MESSAGES, options).text.strip()  # the model still answers afterwards
+
+
+def test_a_copied_answer_is_a_span_of_the_passage_with_its_citation(smollm) -> None:
+    from generator.prompt import NOT_IN_DOCUMENTS, Passage, build_messages
+
+    passage = "The office opens at 8am on weekdays and at 10am on Saturdays."
+    messages = build_messages("When does the office open on Saturdays?", [Passage(1, passage)])
+    options = GenerationOptions(max_tokens=24, stop=("\n",), copy=True)
+    text = smollm.generate(messages, options).text.strip()
+    assert "".join(smollm.stream(messages, options)).strip() == text
+    if text != NOT_IN_DOCUMENTS:
+        assert text.endswith(" [1]"), text
+        assert text.removesuffix(" [1]").lower() in passage.lower()
