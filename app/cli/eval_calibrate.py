@@ -67,7 +67,9 @@ def register(group: typer.Typer, settings_of, console: Console) -> None:
         settings = settings_of()
         err = Console(stderr=True)
         with build_knowledge_base(settings) as kb:
-            kb.open()
+            from app.cli.main import _warn_about_index
+
+            _warn_about_index(kb, kb.open())  # as `eval run` does: a stale index skews the thresholds
             kb.collection(collection)
             generator = build_generator(settings, model)
             generator.warm_up()
