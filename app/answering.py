@@ -14,6 +14,7 @@ window, oldest turns dropped first (``generator.window``).
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -380,9 +381,20 @@ def replace_answer(event: AnswerEvent, **changes: object) -> AnswerEvent:
     return AnswerEvent(event.kind, event.text, replace(event.answer, **changes))
 
 
+# A decline in other words: "The passages do not mention it [2]." or, as the whole answer,
+# "Citewise does not say [2]." (the 0.5B model's paraphrase of the prompt's decline). A longer
+# sentence about anything else ("Citewise does not say … in logs") stays an answer.
+_NOT_SAID = r"(?:do|does|did) not (?:say|mention|specify|state|answer|contain)"
+_DECLINE_WORDS = re.compile(
+    rf"(?:(?:the|these|those) )?(?:documents?|passages?|sources?|texts?|context) {_NOT_SAID}\b"
+    rf"|(?:\w+ ){{0,2}}\w+ {_NOT_SAID}(?: (?:so|this|that|it|anything))?$"
+)
+
+
 def is_declined(text: str) -> bool:
-    """The model said the passages do not contain the answer (in the words the prompt asks for)."""
-    return text.strip().lower().startswith(NOT_IN_DOCUMENTS.lower().rstrip("."))
+    """The model said the passages do not contain the answer, in the prompt's words or its own."""
+    plain = strip_markers(text).strip().lower().rstrip(".!").strip()
+    return plain.startswith(NOT_IN_DOCUMENTS.lower().rstrip(".")) or bool(_DECLINE_WORDS.match(plain))
 
 
 def _as_passage(number: int, hit: SearchHit) -> Passage:

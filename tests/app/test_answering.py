@@ -114,9 +114,19 @@ def test_without_a_usable_rewrite_the_previous_question_joins_the_new_one(kb) ->
     assert extractive.standalone_question("and restores?", history) == "When do backups run? and restores?"
 
 
-def test_declining_is_recognised_in_any_case(kb) -> None:
-    answer = pipeline(kb, ScriptedGenerator(reply="the documents do not say"), k=2).ask("backups?")
+@pytest.mark.parametrize(
+    "reply",
+    ["the documents do not say", "Citewise does not say [1].", "The passages do not mention restores [2]."],
+)
+def test_declining_is_recognised_in_any_case_and_in_the_models_own_words(kb, reply) -> None:
+    answer = pipeline(kb, ScriptedGenerator(reply=reply), k=2).ask("backups?")
     assert answer.abstained and answer.abstain_reason == "the model found no answer"
+
+
+def test_a_sentence_that_goes_on_after_does_not_say_is_an_answer(kb) -> None:
+    reply = "Backups do not say which disk they use, they run nightly at two [1]."
+    answer = pipeline(kb, ScriptedGenerator(reply=reply), k=2).ask("When do backups run?")
+    assert not answer.abstained
 
 
 def test_a_correct_answer_without_a_marker_gets_its_citation(kb) -> None:
