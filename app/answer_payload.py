@@ -45,4 +45,10 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "dropped_passages": answer.dropped_passages,
         "flagged_instructions": [asdict(flagged) for flagged in answer.flagged_instructions],
         "timings": {name: round(value, 4) for name, value in answer.timings.items()},
+        "finish_reason": answer.finish_reason,
+        "usage": {
+            "prompt_tokens": answer.prompt_tokens,
+            "completion_tokens": answer.completion_tokens,
+            "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+        },
     }

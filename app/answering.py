@@ -14,7 +14,6 @@ window, oldest turns dropped first (``generator.window``).
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,31 +21,25 @@ from typing import Literal
 
 import numpy as np
 
+from app.follow_up import standalone
 from app.self_repair import repair_question
-from generator.base import GenerationOptions, Generator, Message, PromptTooLongError, ReplyScorer
+from generator.base import GenerationOptions, Generator, Message, ReplyScorer
 from generator.citations import (
     CheckedSentence,
     CitationPolicy,
     Embed,
     check_answer,
+    is_declined,
     split_sentences,
     strip_markers,
 )
 from generator.focus import focus, quarantine
 from generator.prompt import DEFAULT_FORM, NOT_IN_DOCUMENTS, Passage, PromptPlan, answer_form, plan_prompt
-from generator.window import Window, fit_turns
+from generator.window import reply_tokens
 from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode, search
 from retriever.types import SearchHit
-
-REWRITE_PROMPT = (
-    "Rewrite the user's last question so it can be understood without the conversation. "
-    "Reply with the question only."
-)
-REWRITE_TOKENS = 64
-HISTORY_TURNS = 6  # the newest turns the rewrite sees, before fitting them to the window
-PREVIOUS_QUESTION_CHARS = 300  # of the previous question, searched with a follow-up when no rewrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +63,11 @@ class AnswerOptions:
     answer_form: str = DEFAULT_FORM  # the prompt's instruction and examples (generator.prompt.ANSWER_FORMS)
     # Hold the answer to a verbatim span of one passage it reads, cited by the backend (llama.cpp).
     copy_answers: bool = False
+    # Sampling, as an API client may ask for it; the default is greedy (reproducible answers).
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()  # more stops; an answer always ends at its first line break
 
     def __post_init__(self) -> None:
         answer_form(self.answer_form)  # an unknown form fails here, not at the first question
@@ -118,6 +116,20 @@ class Answer:
     retrieved: list[SearchHit] = field(default_factory=list)
     # The best similarity of the question to the first passages: the weak-retrieval test's input.
     retrieval_similarity: float | None = None
+    # Tokens the model read and wrote for this answer (the follow-up rewrite included), counted by
+    # its own tokenizer: the usage an OpenAI client reports. 0 when the model was not asked.
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # "length" when the answer reached its token limit
+
+
+@dataclass(slots=True)
+class _Trace:
+    hits: list[SearchHit] = field(default_factory=list)
+    best_similarity: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,30 +171,33 @@ class AnswerPipeline:
         return final
 
     def stream(self, question: str, history: Sequence[Message] = ()) -> Iterator[AnswerEvent]:
-        hits: list[SearchHit] = []
-        best: list[float] = []
-        for event in self._stream(question, history, hits, best):
+        trace = _Trace()
+        for event in self._stream(question, history, trace):
             if event.kind == "answer":
                 event = replace_answer(
-                    event, retrieved=list(hits), retrieval_similarity=next(iter(best), None)
+                    event,
+                    retrieved=list(trace.hits),
+                    retrieval_similarity=trace.best_similarity,
+                    prompt_tokens=trace.prompt_tokens,
+                    completion_tokens=trace.completion_tokens,
+                    finish_reason=trace.finish_reason,
                 )
             yield event
 
-    def _stream(
-        self, question: str, history: Sequence[Message], hits: list[SearchHit], best_similarity: list[float]
-    ) -> Iterator[AnswerEvent]:
-        """``stream`` without the ranked hits and the best similarity on the answer; they are put
-        in ``hits`` and ``best_similarity``."""
+    def _stream(self, question: str, history: Sequence[Message], trace: _Trace) -> Iterator[AnswerEvent]:
+        """``stream`` without what ``trace`` collects (the ranked hits, the best similarity, the
+        tokens the model read and wrote) on the final answer."""
         if not question.strip():
             raise ValueError("the question is empty")
         options, timings = self.options, {}
         started = time.perf_counter()
-        standalone = self.standalone_question(question, history)
+        rewrite = standalone(self.generator, question, history)
+        trace.prompt_tokens, trace.completion_tokens = rewrite.prompt_tokens, rewrite.completion_tokens
         # Retrieval keeps every word (the taken-back words name the topic too); the model reads
         # the repaired question.
-        asked = repair_question(standalone) if options.repair_questions else standalone
-        found, best = self._retrieve(standalone)
-        hits[:], best_similarity[:] = found, [best]
+        asked = repair_question(rewrite.question) if options.repair_questions else rewrite.question
+        hits, best = self._retrieve(rewrite.search)
+        trace.hits, trace.best_similarity = hits, best
         timings["retrieval_s"] = time.perf_counter() - started
         if not hits or best < options.min_retrieval_similarity:
             reason = "no passages found" if not hits else f"weak retrieval (best similarity {best:.2f})"
@@ -192,6 +207,8 @@ class AnswerPipeline:
         read = self._read(asked, hits)
         plan, used, dropped, flagged = read.plan, read.used, read.dropped, read.flagged
         threshold, declining = self._decline_logprob(plan.messages)
+        if declining is not None:
+            trace.prompt_tokens += plan.prompt_tokens
         if declining is not None and declining >= threshold:
             timings["decline_check_s"] = time.perf_counter() - started - timings["retrieval_s"]
             reason = f"the model finds no answer in the passages (p={math.exp(declining):.2f})"
@@ -200,7 +217,10 @@ class AnswerPipeline:
             return
         generation = GenerationOptions(
             max_tokens=options.answer_tokens,
-            stop=("\n",),
+            temperature=options.temperature,
+            top_p=options.top_p,
+            seed=options.seed,
+            stop=("\n", *options.stop),
             prompt_lookup=options.prompt_lookup,
             copy=options.copy_answers,
         )
@@ -212,6 +232,11 @@ class AnswerPipeline:
             yield AnswerEvent("token", piece)
         text = "".join(pieces).strip()
         timings["generation_s"] = time.perf_counter() - started - timings["retrieval_s"]
+        if declining is None:  # the scoring read the same prompt: the model keeps it evaluated
+            trace.prompt_tokens += plan.prompt_tokens
+        written = reply_tokens(self.generator, "".join(pieces))
+        trace.completion_tokens += written
+        trace.finish_reason = "length" if written >= options.answer_tokens else "stop"
 
         sentences = check_answer(text, plan.passages, self.embed, options.citation_policy)
         declined = is_declined(text)
@@ -301,35 +326,9 @@ class AnswerPipeline:
         return ReadPlan(plan, hits[: len(plan.passages)], dropped, flagged)
 
     def standalone_question(self, question: str, history: Sequence[Message]) -> str:
-        """With chat history, ask the model for a self-contained question; without, keep it.
-
-        The conversation is fitted to the model's window (newest turns kept, the oldest kept one
-        cut short if need be), so a long history never makes the rewrite fail."""
-        turns = [m for m in history if m.role in ("user", "assistant")]
-        if not turns:
-            return question.strip()
-
-        def build(kept: list[Message]) -> list[Message]:
-            transcript = "".join(f"{m.role}: {m.content}\n" for m in kept)
-            asked = f"{transcript}user: {question.strip()}\n\nStandalone question:"
-            return [Message("system", REWRITE_PROMPT), Message("user", asked)]
-
-        window = Window(self.generator, REWRITE_TOKENS)
-        kept = fit_turns(window, turns[-HISTORY_TURNS:], build)
-        rewritten = ""
-        if kept:
-            try:
-                options = GenerationOptions(max_tokens=REWRITE_TOKENS, stop=("\n",))
-                rewritten = self.generator.generate(build(kept), options).text.strip()
-            except PromptTooLongError:  # the backend counts differently: go without a rewrite
-                rewritten = ""
-        if rewritten and not is_declined(rewritten) and len(rewritten) <= 4 * len(question) + 200:
-            return rewritten
-        # No usable rewrite (the extractive backend cannot write one; small models sometimes paste
-        # a passage; no room for the conversation): search with the start of the previous question
-        # and this one together instead.
-        previous = next((m.content for m in reversed(turns) if m.role == "user"), "")
-        return f"{previous.strip()[:PREVIOUS_QUESTION_CHARS]} {question.strip()}".strip()
+        """With chat history, the model's rewrite of the question in context (``app.follow_up``);
+        without, the question itself."""
+        return standalone(self.generator, question, history).question
 
     def _decline_logprob(self, messages: Sequence[Message]) -> tuple[float, float | None]:
         """(threshold, the model's log-probability of declining); not scored without a threshold.
@@ -379,22 +378,6 @@ class AnswerPipeline:
 def replace_answer(event: AnswerEvent, **changes: object) -> AnswerEvent:
     assert event.answer is not None
     return AnswerEvent(event.kind, event.text, replace(event.answer, **changes))
-
-
-# A decline in other words: "The passages do not mention it [2]." or, as the whole answer,
-# "Citewise does not say [2]." (the 0.5B model's paraphrase of the prompt's decline). A longer
-# sentence about anything else ("Citewise does not say … in logs") stays an answer.
-_NOT_SAID = r"(?:do|does|did) not (?:say|mention|specify|state|answer|contain)"
-_DECLINE_WORDS = re.compile(
-    rf"(?:(?:the|these|those) )?(?:documents?|passages?|sources?|texts?|context) {_NOT_SAID}\b"
-    rf"|(?:\w+ ){{0,2}}\w+ {_NOT_SAID}(?: (?:so|this|that|it|anything))?$"
-)
-
-
-def is_declined(text: str) -> bool:
-    """The model said the passages do not contain the answer, in the prompt's words or its own."""
-    plain = strip_markers(text).strip().lower().rstrip(".!").strip()
-    return plain.startswith(NOT_IN_DOCUMENTS.lower().rstrip(".")) or bool(_DECLINE_WORDS.match(plain))
 
 
 def _as_passage(number: int, hit: SearchHit) -> Passage:

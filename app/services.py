@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from app.answering import AnswerOptions, AnswerPipeline
 from app.settings import Settings
@@ -87,7 +90,9 @@ def build_answer_pipeline(
     k: int | None = None,
     mode: SearchMode | None = None,
     filters: SearchFilters | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> AnswerPipeline:
+    """``overrides``: AnswerOptions fields a request sets for itself (sampling, stops, length)."""
     options = AnswerOptions(
         k=k or settings.answer_k,
         mode=mode or SearchMode(settings.search_mode),
@@ -100,4 +105,6 @@ def build_answer_pipeline(
         decline_threshold=settings.decline_threshold,
         weights=search_weights(settings),
     )
+    if overrides:
+        options = replace(options, **overrides)
     return AnswerPipeline(kb, generator, options, embed=kb.embedder.embed_documents)

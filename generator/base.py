@@ -33,6 +33,8 @@ class Message:
 class GenerationOptions:
     max_tokens: int = 256
     temperature: float = 0.0  # greedy by default: answers should be reproducible
+    top_p: float = 1.0  # nucleus sampling, when temperature > 0
+    seed: int | None = None  # the sampler's seed, when temperature > 0 (None: the backend's own)
     stop: tuple[str, ...] = ()
     prompt_lookup: bool = False  # draft tokens from the prompt (speculative decoding), where supported
     # Hold an answer to a verbatim span of one shown passage, cited (or the decline), where the

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from generator.injection import Flag, clean_spans, flagged_units
-from generator.prompt import Passage
+from generator.prompt import NOT_IN_DOCUMENTS, Passage
 from generator.sentences import sentence_spans as sentence_spans  # re-exported: callers import it here
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -202,3 +202,19 @@ def _support(
             best = int(np.argmax(similarities))
     supported = lexical >= policy.min_lexical or (semantic is not None and semantic >= policy.min_semantic)
     return Support(passage.number, supported, round(lexical, 3), semantic, spans[best])
+
+
+# A decline in other words: "The passages do not mention it [2]." or, as the whole answer,
+# "Citewise does not say [2]." (the 0.5B model's paraphrase of the prompt's decline). A longer
+# sentence about anything else ("Citewise does not say … in logs") stays an answer.
+_NOT_SAID = r"(?:do|does|did) not (?:say|mention|specify|state|answer|contain)"
+_DECLINE_WORDS = re.compile(
+    rf"(?:(?:the|these|those) )?(?:documents?|passages?|sources?|texts?|context) {_NOT_SAID}\b"
+    rf"|(?:\w+ ){{0,2}}\w+ {_NOT_SAID}(?: (?:so|this|that|it|anything))?$"
+)
+
+
+def is_declined(text: str) -> bool:
+    """The model said the passages do not contain the answer, in the prompt's words or its own."""
+    plain = strip_markers(text).strip().lower().rstrip(".!").strip()
+    return plain.startswith(NOT_IN_DOCUMENTS.lower().rstrip(".")) or bool(_DECLINE_WORDS.match(plain))

@@ -206,6 +206,8 @@ class LlamaCppGenerator:
             messages=_as_dicts(messages),
             max_tokens=options.max_tokens,
             temperature=options.temperature,
+            top_p=options.top_p,
+            seed=options.seed,
             stop=list(options.stop) or None,
             stream=stream,
             logits_processor=LogitsProcessorList([copying]) if copying is not None else None,

@@ -79,7 +79,11 @@ class TransformersGenerator:
             "pad_token_id": self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
         }
         if options.temperature > 0:
-            kwargs["temperature"] = options.temperature
+            kwargs["temperature"], kwargs["top_p"] = options.temperature, options.top_p
+            if options.seed is not None:
+                import torch
+
+                torch.manual_seed(options.seed)
         if options.stop:
             kwargs["stop_strings"], kwargs["tokenizer"] = list(options.stop), self._tokenizer
         if options.prompt_lookup:

@@ -79,3 +79,13 @@ def truncate(window: Window, text: str, build: Callable[[str], list[Message]]) -
     if best is None or best < MIN_KEPT_CHARS:
         return None
     return text[:best].rstrip() + TRUNCATED
+
+
+def reply_tokens(generator: Generator, text: str) -> int:
+    """Tokens of a reply by the model's tokenizer: the chat template's count with the text as a
+    turn, less the count with an empty turn (the template's own tokens cancel out). A user turn,
+    since some backends count only prompts, which end with one."""
+    if not text:
+        return 0
+    with_text = generator.count_tokens([Message("user", text)])
+    return max(1, with_text - generator.count_tokens([Message("user", "")]))

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.disconnect import CLIENT_CLOSED, ClientGone
+from app.api.openai_compat import error_body, is_openai_path
 from app.api.pool import Overloaded
 from generator.base import GeneratorNotFoundError, PromptTooLongError
 from generator.models import ModelNotInstalledError
@@ -23,9 +24,21 @@ PROBLEM = "application/problem+json"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """``param`` and ``code`` name the request field at fault and a machine-readable reason; the
+    OpenAI-compatible routes send them (OpenAI's error shape has both), problem+json does not."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.headers = status, detail, headers
+        self.param, self.code = param, code
 
 
 class ModelUnavailableError(RuntimeError):
@@ -56,9 +69,39 @@ def classify(exc: BaseException) -> tuple[int, str]:
     return 500, f"internal error ({type(exc).__name__}); the server log has the details"
 
 
+def stream_failure(exc: BaseException) -> tuple[int, str]:
+    """(status, detail) of a failure after a stream started; the log keeps what a 500 hides."""
+    status, detail = classify(exc)
+    if status == 500:
+        log.error("answer stream failed", exc_info=exc)
+    return status, detail
+
+
+def problem_body(status: int, detail: str) -> dict[str, Any]:
+    return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+
+
 def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
-    return JSONResponse({**body, **extra}, status_code=status, headers=headers, media_type=PROBLEM)
+    return JSONResponse(
+        {**problem_body(status, detail), **extra}, status_code=status, headers=headers, media_type=PROBLEM
+    )
+
+
+def error_response(
+    request: Request,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """problem+json, or OpenAI's error shape on the OpenAI-compatible routes."""
+    if is_openai_path(request.url.path):
+        body = error_body(status, detail, param=param, code=code)
+        return JSONResponse(body, status_code=status, headers=headers)
+    return problem(status, detail, headers, **extra)
 
 
 def _validation_message(error: dict[str, Any]) -> str:
@@ -68,26 +111,28 @@ def _validation_message(error: dict[str, Any]) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.detail, exc.headers)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status, exc.detail, exc.headers, param=exc.param, code=exc.code)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         detail = "; ".join(_validation_message(e) for e in errors[:5]) or "invalid request"
         cleaned = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors[:20]]
-        return problem(422, detail, errors=cleaned)
+        first = [str(part) for part in errors[0].get("loc", ()) if part != "body"] if errors else []
+        param = ".".join(first) or None
+        return error_response(request, 422, detail, param=param, errors=cleaned)
 
     @app.exception_handler(Overloaded)
     async def _overloaded(request: Request, exc: Overloaded) -> JSONResponse:
         runtime = getattr(request.app.state, "runtime", None)
         if runtime is not None:
             runtime.metrics.rejected.labels(exc.pool).inc()
-        return problem(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
+        return error_response(request, 429, str(exc), {"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(ClientGone)
     async def _client_gone(request: Request, _: ClientGone) -> Response:
@@ -105,10 +150,11 @@ def install_error_handlers(app: FastAPI) -> None:
     for known in known_errors:
 
         @app.exception_handler(known)
-        async def _known(_: Request, exc: Exception) -> JSONResponse:
-            return problem(*classify(exc))
+        async def _known(request: Request, exc: Exception) -> JSONResponse:
+            return error_response(request, *classify(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, f"internal error ({type(exc).__name__}); the server log has the details")
+        detail = f"internal error ({type(exc).__name__}); the server log has the details"
+        return error_response(request, 500, detail)

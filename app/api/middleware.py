@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import problem_body
 from app.api.metrics import ApiMetrics
+from app.api.openai_compat import error_body, is_openai_path
 
 
 class BodyTooLarge(Exception):
@@ -52,7 +53,7 @@ class LimitsAndMetrics:
             await send(message)
 
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send_and_observe, limit)
+            await _too_large(send_and_observe, limit, scope.get("path", ""))
             return
         received = 0
 
@@ -69,26 +70,20 @@ class LimitsAndMetrics:
             await self.app(scope, counted_receive, send_and_observe)
         except BodyTooLarge:
             if not responded:
-                await _too_large(send_and_observe, limit)
+                await _too_large(send_and_observe, limit, scope.get("path", ""))
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": HTTPStatus(413).phrase,
-            "status": 413,
-            "detail": f"the request body is larger than the {limit / 2**20:g} MB limit",
-        }
-    ).encode()
+async def _too_large(send: Send, limit: int, path: str) -> None:
+    detail = f"the request body is larger than the {limit / 2**20:g} MB limit"
+    if is_openai_path(path):
+        body, media_type = json.dumps(error_body(413, detail)).encode(), b"application/json"
+    else:
+        body, media_type = json.dumps(problem_body(413, detail)).encode(), b"application/problem+json"
     await send(
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
+            "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})

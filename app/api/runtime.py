@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from app.api.errors import ModelUnavailableError
 from app.api.jobs import JobRunner
@@ -150,6 +152,14 @@ class Runtime:
         return self._answer_locks.setdefault(id(generator), threading.Lock())
 
     def answer_pipeline(
-        self, generator: Generator, *, k: int | None, mode: SearchMode | None, filters: SearchFilters
+        self,
+        generator: Generator,
+        *,
+        k: int | None,
+        mode: SearchMode | None,
+        filters: SearchFilters,
+        overrides: Mapping[str, Any] | None = None,
     ):
-        return build_answer_pipeline(self.settings, self.kb, generator, k=k, mode=mode, filters=filters)
+        return build_answer_pipeline(
+            self.settings, self.kb, generator, k=k, mode=mode, filters=filters, overrides=overrides
+        )

@@ -89,6 +89,15 @@ class FlaggedInstructionOut(BaseModel):
     text: str
 
 
+class UsageOut(BaseModel):
+    """Tokens the answer model read and wrote for this answer, by its own tokenizer (0 when it was
+    not asked, as when retrieval was too weak to ask it)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
 class AnswerOut(BaseModel):
     """The same object ``citewise ask --json`` prints."""
 
@@ -104,6 +113,8 @@ class AnswerOut(BaseModel):
     dropped_passages: list[int]
     flagged_instructions: list[FlaggedInstructionOut] = Field(default_factory=list)
     timings: dict[str, float]
+    finish_reason: Literal["stop", "length"] = "stop"
+    usage: UsageOut
 
 
 class ChunkOut(BaseModel):

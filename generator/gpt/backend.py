@@ -102,6 +102,8 @@ class GPTGenerator:
                 ids,
                 options.max_tokens,
                 temperature=options.temperature,
+                top_p=options.top_p,
+                generator=_seeded(options.seed),
                 stop=stops,
                 allowed=constraint.allowed if constraint is not None else None,
             ):
@@ -152,3 +154,12 @@ def _int8(model: str = "", **options: object) -> GPTGenerator:
 
 register_generator("gpt", GPTGenerator)
 register_generator("gpt-int8", _int8)
+
+
+def _seeded(seed: int | None) -> Any:
+    """A torch generator for a seeded sample, or None for torch's global one."""
+    if seed is None:
+        return None
+    import torch
+
+    return torch.Generator().manual_seed(seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.answering import AnswerOptions, AnswerPipeline
+from app.follow_up import standalone
 from generator.base import Message, create_generator
 from generator.prompt import NOT_IN_DOCUMENTS, build_messages
 from tests.fake_generators import ObedientGenerator, PassageCopier, ScriptedGenerator, WindowedGenerator
@@ -108,10 +109,10 @@ def test_default_confidence_uses_the_stored_vectors(kb) -> None:
         lenient.ask("  ")
 
 
-def test_without_a_usable_rewrite_the_previous_question_joins_the_new_one(kb) -> None:
+def test_without_a_usable_rewrite_a_fragment_is_searched_with_the_previous_question(kb) -> None:
     history = [Message("user", "When do backups run?"), Message("assistant", "Nightly at two [1].")]
-    extractive = AnswerPipeline(kb, create_generator("extractive"), AnswerOptions(k=2))
-    assert extractive.standalone_question("and restores?", history) == "When do backups run? and restores?"
+    rewrite = standalone(create_generator("extractive"), "and restores?", history)
+    assert rewrite.search == "When do backups run? and restores?" and rewrite.question == "and restores?"
 
 
 @pytest.mark.parametrize(
@@ -330,6 +331,8 @@ def test_without_a_rewrite_a_long_previous_question_is_searched_by_its_start(kb)
     generator = WindowedGenerator(replies=["", "Backups run nightly at two [1]."], context_window=512)
     history = [Message("user", f"When do backups run? {TURN}"), Message("assistant", TURN)]
     answer = pipeline(kb, generator, k=2).ask("and at what time?", history)
-    assert answer.standalone_question.startswith("When do backups run?")
-    assert answer.standalone_question.endswith(" and at what time?") and len(answer.standalone_question) < 400
-    assert not answer.abstained
+    assert answer.standalone_question == "and at what time?"  # the model reads the new question
+    assert not answer.abstained and answer.sources[0].source_uri == "/ops/backup.md"
+    rewrite = standalone(WindowedGenerator(reply="", context_window=512), "and at what time?", history)
+    assert rewrite.search.startswith("When do backups run?")
+    assert rewrite.search.endswith(" and at what time?") and len(rewrite.search) < 400

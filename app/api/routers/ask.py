@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from http import HTTPStatus
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,7 +22,7 @@ from app.answer_payload import answer_dict
 from app.answering import AnswerEvent
 from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections, existing_scope
 from app.api.disconnect import unless_client_leaves
-from app.api.errors import ApiError, classify, log
+from app.api.errors import ApiError, problem_body, stream_failure
 from app.api.models_offered import check_model
 from app.api.runtime import Runtime
 from app.api.schemas import AnswerOut, AskBody
@@ -44,6 +43,7 @@ def answer_events(
     collections: list[str],
     k: int | None,
     mode: str | None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Iterator[AnswerEvent]:
     """The answer pipeline's events; runs on a pool thread (it loads the model on first use)."""
     runtime.refresh()
@@ -54,6 +54,7 @@ def answer_events(
         k=k,
         mode=SearchMode(mode) if mode else None,
         filters=SearchFilters(collections=scope),
+        overrides=overrides,
     )
     with runtime.answer_lock(generator):
         yield from pipeline.stream(question, history)
@@ -108,10 +109,7 @@ def sse(event: str, data: Any) -> str:
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """A problem body for a failure after the stream started (the status line is already sent)."""
-    status, detail = classify(exc)
-    if status == 500:
-        log.error("answer stream failed", exc_info=exc)
-    return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    return problem_body(*stream_failure(exc))
 
 
 @router.post(

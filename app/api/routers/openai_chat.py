@@ -3,13 +3,15 @@
 The last user message is the question and earlier user/assistant turns are the conversation;
 system messages are ignored (Citewise has its own instructions). Citations travel in an extra
 ``citations`` field of the response (and of the last chunk when streaming), next to a
-``citewise`` field holding the whole answer object of ``POST /v1/ask``.
+``citewise`` field holding the whole answer object of ``POST /v1/ask``; clients that show only
+text get them written after the answer with ``citewise_sources`` or the ``citewise-sources``
+model. Sampling parameters, stops and ``max_tokens`` apply within the pipeline's own limits
+(``CITEWISE_ANSWER_TOKENS`` at most); what cannot be honoured (``n`` > 1, a required tool call)
+is refused with a 400, in OpenAI's error shape like every error here.
 """
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
@@ -21,13 +23,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.answer_payload import answer_dict
 from app.answering import AnswerEvent
 from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections
-from app.api.errors import ApiError
-from app.api.models_offered import check_model, offered_models
-from app.api.routers.ask import answer_events, answer_once, error_payload, with_deadline
+from app.api.errors import ApiError, stream_failure
+from app.api.models_offered import offered_models
+from app.api.openai_compat import (
+    DEFAULT_NAME,
+    SOURCES_NAME,
+    chunk,
+    completion,
+    error_event,
+    sources_text,
+    usage,
+)
+from app.api.routers.ask import answer_events, answer_once, with_deadline
+from app.settings import Settings
 from generator.base import Message
 
 router = APIRouter(prefix="/v1", tags=["openai"])
-DEFAULT_NAME = "citewise"
 QUESTION_LIMIT = 4000  # as POST /v1/ask
 
 
@@ -49,15 +60,62 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+StopText = Annotated[str, Field(max_length=200)]
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
 class ChatCompletionBody(BaseModel):
-    """OpenAI's request; sampling fields are accepted and ignored (answers are greedy)."""
+    """OpenAI's request, with Citewise's own ``collections``, ``k`` and ``citewise_sources``."""
 
     model_config = ConfigDict(extra="ignore")
     model: str = Field(default=DEFAULT_NAME, max_length=1000)
     messages: list[ChatMessage] = Field(min_length=1, max_length=100)
     stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: StopText | Annotated[list[StopText], Field(max_length=4)] | None = None
+    n: int | None = Field(default=None, ge=1)
+    tools: list[dict[str, Any]] | None = Field(default=None, max_length=128)
+    tool_choice: str | dict[str, Any] | None = None
     collections: list[str] = Field(default_factory=list, max_length=50)  # Citewise's extension
     k: int | None = Field(default=None, ge=1, le=50)
+    citewise_sources: bool = False  # the cited sources written after the answer (Citewise's extension)
+
+    def refuse_what_cannot_be_honoured(self) -> None:
+        if self.n is not None and self.n > 1:
+            raise ApiError(400, "n: Citewise writes one answer per request; send n=1", param="n")
+        choice = self.tool_choice
+        if self.tools and (choice == "required" or isinstance(choice, dict)):
+            raise ApiError(
+                400,
+                "tool_choice: Citewise answers from documents and never calls tools; "
+                'leave tool_choice out or set it to "auto" or "none"',
+                param="tool_choice",
+            )
+
+    def overrides(self, settings: Settings) -> dict[str, Any]:
+        """The AnswerOptions this request sets: sampling, stops, a shorter answer."""
+        out: dict[str, Any] = {}
+        if self.temperature is not None:
+            out["temperature"] = self.temperature
+        if self.top_p is not None:
+            out["top_p"] = self.top_p
+        if self.seed is not None:
+            out["seed"] = self.seed
+        if self.stop:
+            out["stop"] = (self.stop,) if isinstance(self.stop, str) else tuple(s for s in self.stop if s)
+        limit = self.max_completion_tokens or self.max_tokens
+        if limit is not None:
+            out["answer_tokens"] = min(limit, settings.answer_tokens)
+        return out
 
 
 def _split(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
@@ -70,40 +128,26 @@ def _split(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
     return turns[-1].text(), history
 
 
-def _completion(completion_id: str, model: str, answer: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": answer["answer"]},
-                "finish_reason": "stop",
-            }
-        ],
-        "citations": answer["citations"],
-        "citewise": answer,
-    }
-
-
-def _chunk(completion_id: str, model: str, delta: dict[str, Any], finish: str | None, **extra: Any) -> str:
-    body = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        **extra,
-    }
-    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+def check_chat_model(settings: Settings, name: str) -> str | None:
+    """The answer model to use (None: the configured one), or a 400 that lists every name."""
+    if name in (DEFAULT_NAME, SOURCES_NAME):
+        return None
+    names = offered_models(settings)
+    if name not in names:
+        raise ApiError(
+            400,
+            f"model {name!r} is not offered by this server; choose one of: "
+            + ", ".join([DEFAULT_NAME, SOURCES_NAME, *names]),
+            param="model",
+            code="model_not_found",
+        )
+    return name
 
 
 @router.get("/models")
 async def models(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """The models a client may name (``citewise`` = the server's default)."""
-    names = [DEFAULT_NAME, *offered_models(runtime.settings)]
+    names = [DEFAULT_NAME, SOURCES_NAME, *offered_models(runtime.settings)]
     return {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "citewise"} for n in names]}
 
 
@@ -112,9 +156,11 @@ async def chat_completions(
     body: ChatCompletionBody, runtime: RuntimeDep, principal: PrincipalDep, request: Request
 ) -> Any:
     question, history = _split(body.messages)
+    body.refuse_what_cannot_be_honoured()
     allowed_collections(principal, body.collections)  # a named collection outside the scope: 403 now
-    model = None if body.model == DEFAULT_NAME else body.model
-    check_model(runtime.settings, model)
+    model = check_chat_model(runtime.settings, body.model)
+    with_sources = body.citewise_sources or body.model == SOURCES_NAME
+    overrides = body.overrides(runtime.settings)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
     def produce() -> Iterator[AnswerEvent]:
@@ -127,28 +173,36 @@ async def chat_completions(
             collections=body.collections,
             k=body.k,
             mode=None,
+            overrides=overrides,
         )
 
-    timeout = runtime.settings.request_timeout_s
     if not body.stream:
-        return _completion(completion_id, body.model, await answer_once(runtime, produce, request.receive))
+        answer = await answer_once(runtime, produce, request.receive)
+        content = answer["answer"] + (sources_text(answer) if with_sources else "")
+        return completion(completion_id, body.model, answer, content, answer["finish_reason"])
 
-    events = runtime.generation_pool.stream(produce)
+    events = runtime.generation_pool.stream(produce)  # admitted now: 429 before the stream starts
+    include_usage = body.stream_options is not None and body.stream_options.include_usage
 
     async def chunks() -> AsyncIterator[str]:
-        yield _chunk(completion_id, body.model, {"role": "assistant", "content": ""}, None)
+        yield chunk(completion_id, body.model, {"role": "assistant", "content": ""})
         try:
-            async for event in with_deadline(events, timeout):
+            async for event in with_deadline(events, runtime.settings.request_timeout_s):
                 if event.kind == "token":
-                    yield _chunk(completion_id, body.model, {"content": event.text}, None)
+                    yield chunk(completion_id, body.model, {"content": event.text})
                     continue
                 answer = answer_dict(event.answer)
                 runtime.metrics.observe_timings(answer["timings"])
-                yield _chunk(
-                    completion_id, body.model, {}, "stop", citations=answer["citations"], citewise=answer
+                if with_sources and answer["citations"]:
+                    yield chunk(completion_id, body.model, {"content": sources_text(answer)})
+                finish = answer["finish_reason"]
+                yield chunk(
+                    completion_id, body.model, {}, finish, citations=answer["citations"], citewise=answer
                 )
-        except Exception as exc:
-            yield f"data: {json.dumps({'error': error_payload(exc)})}\n\n"
+                if include_usage:
+                    yield chunk(completion_id, body.model, None, usage=usage(answer))
+        except Exception as exc:  # the status line is gone: report inside the stream
+            yield error_event(*stream_failure(exc))
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(chunks(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

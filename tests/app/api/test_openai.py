@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from tests.app.api.conftest import INSTALL, ingest
+
 
 def _messages(question: str) -> list[dict]:
     return [{"role": "system", "content": "be brief"}, {"role": "user", "content": question}]
@@ -91,3 +95,131 @@ def test_an_overlong_question_is_refused(guide) -> None:
     assert guide.post("/v1/chat/completions", json=body).status_code == 422
     body = {"messages": [{"role": "user", "content": "x" * 20_001}]}
     assert guide.post("/v1/chat/completions", json=body).status_code == 422
+
+
+TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+
+
+def _generator(client):
+    return client.app.state.runtime.generator()
+
+
+def test_every_reply_carries_usage_counted_by_the_models_tokenizer(guide) -> None:
+    body = guide.post("/v1/chat/completions", json={"messages": _messages("how do I install")}).json()
+    usage = body["usage"]
+    [(messages, _)] = _generator(guide).calls[-1:]
+    assert usage["prompt_tokens"] == _generator(guide).count_tokens(messages) > 0
+    assert usage["completion_tokens"] == len(body["choices"][0]["message"]["content"].split())
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert body["citewise"]["usage"] == usage
+
+
+def test_a_stream_asked_for_usage_ends_with_the_usage_chunk(guide) -> None:
+    payload = {
+        "messages": _messages("how do I install into a virtualenv"),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with guide.stream("POST", "/v1/chat/completions", json=payload) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    *chunks, done = lines
+    assert done == "data: [DONE]"
+    last = json.loads(chunks[-1][6:])
+    assert last["choices"] == [] and last["usage"]["total_tokens"] > 0
+    assert json.loads(chunks[-2][6:])["choices"][0]["finish_reason"] == "stop"
+    without = {**payload, "stream_options": None}
+    with guide.stream("POST", "/v1/chat/completions", json=without) as response:
+        plain = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    assert all(chunk["choices"] for chunk in plain) and "usage" not in plain[-1]
+
+
+def test_errors_come_in_openais_shape_and_name_every_model(guide) -> None:
+    response = guide.post("/v1/chat/completions", json={"model": "gpt-4", "messages": _messages("x")})
+    assert response.status_code == 400 and response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == "model"
+    assert error["code"] == "model_not_found" and "'gpt-4'" in error["message"]
+    assert "citewise, citewise-sources, " in error["message"] and "extractive" in error["message"]
+    invalid = guide.post("/v1/chat/completions", json={"messages": [], "temperature": 9})
+    assert invalid.status_code == 422 and invalid.json()["error"]["param"] == "messages"
+    # Citewise's own routes keep problem+json.
+    own = guide.post("/v1/ask", json={"question": "x", "model": "gpt-4"})
+    assert own.status_code == 400 and own.json()["detail"].startswith("model 'gpt-4'")
+
+
+def test_an_error_after_the_stream_started_is_an_openai_error_event(make_client) -> None:
+    client = make_client(generator="tests.fake_generators:passage_copier", request_timeout_s=0.0001)
+    ingest(client, {"install.md": INSTALL})
+    payload = {"messages": _messages("how do I install"), "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json=payload) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert response.status_code == 200 and lines[-1] == "data: [DONE]"
+    error = json.loads(lines[-2][6:])["error"]
+    assert error["type"] == "timeout" and "took longer" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"n": 2}, "n"),
+        ({"tools": TOOLS, "tool_choice": "required"}, "tool_choice"),
+        ({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice"),
+    ],
+)
+def test_what_cannot_be_honoured_is_refused_clearly(guide, extra, param) -> None:
+    response = guide.post("/v1/chat/completions", json={"messages": _messages("how do I install"), **extra})
+    assert response.status_code == 400 and response.json()["error"]["param"] == param
+
+
+def test_tools_the_model_may_leave_alone_are_answered_as_text(guide) -> None:
+    body = {"messages": _messages("how do I install into a virtualenv"), "tools": TOOLS, "n": 1}
+    response = guide.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"]
+
+
+def test_sampling_stops_and_length_reach_the_model_within_the_servers_limit(guide) -> None:
+    body = {
+        "messages": _messages("how do I install into a virtualenv"),
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "seed": 42,
+        "stop": ["END"],
+        "max_tokens": 5000,
+    }
+    assert guide.post("/v1/chat/completions", json=body).status_code == 200
+    options = _generator(guide).calls[-1][1]
+    assert (options.temperature, options.top_p, options.seed) == (0.7, 0.9, 42)
+    assert options.stop == ("\n", "END") and options.max_tokens == 96  # CITEWISE_ANSWER_TOKENS
+    short = guide.post("/v1/chat/completions", json={**body, "max_completion_tokens": 3}).json()
+    assert _generator(guide).calls[-1][1].max_tokens == 3
+    assert short["choices"][0]["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize("how", [{"citewise_sources": True}, {"model": "citewise-sources"}])
+def test_sources_can_be_written_into_the_text(guide, how) -> None:
+    body = {"messages": _messages("how do I install into a virtualenv"), **how}
+    content = guide.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+    answer, sources = content.split("\n\nSources:\n")
+    assert answer.endswith("[1].") and sources == "[1] install.md › Installing › Virtual environments"
+    with guide.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text.endswith("\n\nSources:\n[1] install.md › Installing › Virtual environments")
+
+
+def test_models_include_the_sources_alias(guide) -> None:
+    names = [m["id"] for m in guide.get("/v1/models").json()["data"]]
+    assert names[:2] == ["citewise", "citewise-sources"]
+
+
+def test_the_openai_client_shows_citewises_reasons(make_client) -> None:
+    from openai import APIError, BadRequestError, OpenAI
+
+    client = make_client(request_timeout_s=0.0001)
+    ingest(client, {"install.md": INSTALL})
+    openai = OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=client, max_retries=0)
+    question = [{"role": "user", "content": "how do I install"}]
+    with pytest.raises(BadRequestError, match="choose one of: citewise, citewise-sources"):
+        openai.chat.completions.create(model="gpt-4", messages=question)
+    with pytest.raises(APIError, match="the answer took longer than"):
+        list(openai.chat.completions.create(model="citewise", messages=question, stream=True))
