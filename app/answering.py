@@ -23,7 +23,7 @@ import numpy as np
 
 from app.follow_up import standalone
 from app.self_repair import repair_question
-from generator.base import GenerationOptions, Generator, Message, ReplyScorer
+from generator.base import GenerationOptions, Generator, Message, ReplyScorer, check_structured_output
 from generator.citations import (
     CheckedSentence,
     CitationPolicy,
@@ -35,6 +35,7 @@ from generator.citations import (
 )
 from generator.focus import focus, quarantine
 from generator.prompt import DEFAULT_FORM, NOT_IN_DOCUMENTS, Passage, PromptPlan, answer_form, plan_prompt
+from generator.structured import checkable_text, json_strings
 from generator.window import reply_tokens
 from retriever.fusion import FusionWeights
 from retriever.knowledge_base import KnowledgeBase
@@ -68,6 +69,9 @@ class AnswerOptions:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()  # more stops; an answer always ends at its first line break
+    # Write the answer as JSON matching this schema (JSON text, as generator.structured's
+    # ANSWER_OBJECT; llama.cpp models only), returned as written and checked on its strings.
+    json_schema: str | None = None
 
     def __post_init__(self) -> None:
         answer_form(self.answer_form)  # an unknown form fails here, not at the first question
@@ -220,10 +224,12 @@ class AnswerPipeline:
             temperature=options.temperature,
             top_p=options.top_p,
             seed=options.seed,
-            stop=("\n", *options.stop),
+            stop=options.stop if options.json_schema else ("\n", *options.stop),  # JSON may span lines
             prompt_lookup=options.prompt_lookup,
             copy=options.copy_answers,
+            json_schema=options.json_schema,
         )
+        check_structured_output(self.generator, generation)
         pieces: list[str] = []
         for piece in self.generator.stream(plan.messages, generation):
             if not pieces:
@@ -238,11 +244,15 @@ class AnswerPipeline:
         trace.completion_tokens += written
         trace.finish_reason = "length" if written >= options.answer_tokens else "stop"
 
-        sentences = check_answer(text, plan.passages, self.embed, options.citation_policy)
-        declined = is_declined(text)
-        if declined or not any(s.supported for s in sentences):
+        strings = json_strings(text) if options.json_schema else None
+        checked = text if options.json_schema is None else checkable_text(strings or [])
+        sentences = check_answer(checked, plan.passages, self.embed, options.citation_policy)
+        declined = is_declined(checked)
+        if declined or strings == [] or not any(s.supported for s in sentences):
             repeated = next((s.flagged for s in sentences if s.flagged), None)
-            if declined:
+            if options.json_schema and strings is None:
+                reason = "the answer is not valid JSON (cut short at its token limit?)"
+            elif declined:
                 reason = "the model found no answer"
             elif repeated:
                 reason = f"the answer repeats passage text flagged as an instruction ({repeated})"
@@ -256,7 +266,7 @@ class AnswerPipeline:
         answer = Answer(
             question,
             asked,
-            _clean(text, sentences),
+            text if options.json_schema else _clean(text, sentences),
             False,
             None,
             sentences,

@@ -40,6 +40,9 @@ class GenerationOptions:
     # Hold an answer to a verbatim span of one shown passage, cited (or the decline), where the
     # backend supports it (llama.cpp; the trained model always copies).
     copy: bool = False
+    # The reply must be JSON matching this JSON schema (its JSON text), where the backend can
+    # hold it to one (``structured_output``: llama.cpp grammars).
+    json_schema: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,16 @@ class ReplyScorer(Protocol):
 
 class GeneratorNotFoundError(ValueError):
     pass
+
+
+class UnsupportedOptionError(ValueError):
+    """A generation option this backend cannot honour (JSON output without a grammar)."""
+
+
+def check_structured_output(generator: object, options: GenerationOptions) -> None:
+    if options.json_schema is not None and not getattr(generator, "structured_output", False):
+        name = getattr(generator, "name", type(generator).__name__)
+        raise UnsupportedOptionError(f"JSON output needs a llama.cpp (GGUF) model; {name} cannot write it")
 
 
 class PromptTooLongError(ValueError):

@@ -25,6 +25,7 @@ from generator.base import Generation, GenerationOptions, Message, PromptTooLong
 from generator.gpt.copying import TokenBytes
 from generator.llamacpp_copy import CopyProcessor, token_bytes
 from generator.models import BUILTIN_MODELS, DEFAULT_MODEL, resolve_model_file
+from generator.structured import schema_grammar
 
 PROMPT_LOOKUP_TOKENS = 10  # tokens drafted from the prompt per step (speculative decoding)
 
@@ -35,6 +36,8 @@ def default_cache_dir() -> Path:
 
 
 class LlamaCppGenerator:
+    structured_output = True  # JSON held to a schema by a grammar (GenerationOptions.json_schema)
+
     def __init__(
         self,
         model: str = "",
@@ -179,7 +182,7 @@ class LlamaCppGenerator:
 
     def _copying(self, messages: Sequence[Message], options: GenerationOptions) -> CopyProcessor | None:
         """The copy constraint for an answer prompt when asked for; the caller holds the lock."""
-        if not options.copy:
+        if not options.copy or options.json_schema is not None:
             return None
         if self._token_bytes is None:
             self._token_bytes = token_bytes(self._llm)
@@ -197,11 +200,18 @@ class LlamaCppGenerator:
         """One chat completion; the caller holds the lock. Drafting is per call, and only a model
         loaded with prompt lookup can draft (see ``__init__``); drafted tokens would bypass the
         copy constraint, so a copied answer is never drafted."""
-        from llama_cpp import LogitsProcessorList
+        from llama_cpp import LlamaGrammar, LogitsProcessorList
 
         self._check_fits(len(self._tokens(messages)))
+        grammar = None
+        if options.json_schema is not None:
+            grammar = LlamaGrammar.from_string(schema_grammar(options.json_schema), verbose=False)
         if self.prompt_lookup:
-            self._llm.draft_model = self._draft if options.prompt_lookup and copying is None else None
+            self._llm.draft_model = (
+                self._draft
+                if options.prompt_lookup and copying is None and options.json_schema is None
+                else None
+            )
         return self._llm.create_chat_completion(
             messages=_as_dicts(messages),
             max_tokens=options.max_tokens,
@@ -211,6 +221,7 @@ class LlamaCppGenerator:
             stop=list(options.stop) or None,
             stream=stream,
             logits_processor=LogitsProcessorList([copying]) if copying is not None else None,
+            grammar=grammar,
         )
 
 

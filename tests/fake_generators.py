@@ -97,6 +97,22 @@ def passage_copier(**options: object) -> PassageCopier:
     return PassageCopier(**options)
 
 
+class JsonCopier(PassageCopier):
+    """A backend that can write JSON: asked for it, the copied sentence as ``{"answer": ...}``."""
+
+    structured_output = True
+
+    def _text(self, messages: Sequence[Message], options: GenerationOptions) -> str:
+        import json
+
+        text = super()._text(messages, options)
+        return json.dumps({"answer": text}) if options.json_schema else text
+
+
+def json_copier(**options: object) -> JsonCopier:
+    return JsonCopier(**options)
+
+
 class PassageTeacher(ScriptedGenerator):
     """A distilling teacher: asked for a question, it asks which command a passage's first
     "run X" step runs; asked to answer (the answer prompt), it copies that command, cited."""

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.disconnect import CLIENT_CLOSED, ClientGone
 from app.api.openai_compat import error_body, is_openai_path
 from app.api.pool import Overloaded
-from generator.base import GeneratorNotFoundError, PromptTooLongError
+from generator.base import GeneratorNotFoundError, PromptTooLongError, UnsupportedOptionError
 from generator.models import ModelNotInstalledError
 from retriever.knowledge_base import CollectionNotFoundError
 
@@ -58,7 +58,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return exc.status, exc.detail
     if isinstance(exc, CollectionNotFoundError):
         return 404, exc_message(exc)
-    if isinstance(exc, GeneratorNotFoundError):
+    if isinstance(exc, GeneratorNotFoundError | UnsupportedOptionError):
         return 400, str(exc)
     if isinstance(exc, PromptTooLongError):  # the question alone does not fit the model's window
         return 422, str(exc)
@@ -142,6 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
     known_errors = (
         CollectionNotFoundError,
         GeneratorNotFoundError,
+        UnsupportedOptionError,
         PromptTooLongError,
         ModelNotInstalledError,
         ModelUnavailableError,

@@ -45,20 +45,35 @@ def usage(answer: dict[str, Any]) -> dict[str, int]:
 
 
 def completion(
-    completion_id: str, model: str, answer: dict[str, Any], content: str, finish: str
+    completion_id: str,
+    model: str,
+    answer: dict[str, Any],
+    content: str | None,
+    finish: str,
+    refused: str | None = None,
 ) -> dict[str, Any]:
+    """A ``chat.completion``; with ``refused``, the answer was JSON-only and abstained: the reason
+    is the message's ``refusal`` and ``content`` is null, as in OpenAI's structured outputs."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if refused is not None:
+        message = {"role": "assistant", "content": None, "refusal": refused}
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": usage(answer),
         "citations": answer["citations"],
         "citewise": answer,
     }
+
+
+def refusal(answer: dict[str, Any]) -> str | None:
+    """The abstention as a refusal text, or None when there is an answer."""
+    if not answer["abstained"]:
+        return None
+    return f"{answer['answer']} ({answer['abstain_reason']})"
 
 
 def chunk(

@@ -6,8 +6,9 @@ import pytest
 
 from app.answering import AnswerOptions, AnswerPipeline
 from app.follow_up import standalone
-from generator.base import Message, create_generator
+from generator.base import Message, UnsupportedOptionError, create_generator
 from generator.prompt import NOT_IN_DOCUMENTS, build_messages
+from generator.structured import ANSWER_OBJECT
 from tests.fake_generators import ObedientGenerator, PassageCopier, ScriptedGenerator, WindowedGenerator
 from tests.retriever.test_knowledge_base import prepared
 
@@ -336,3 +337,24 @@ def test_without_a_rewrite_a_long_previous_question_is_searched_by_its_start(kb)
     rewrite = standalone(WindowedGenerator(reply="", context_window=512), "and at what time?", history)
     assert rewrite.search.startswith("When do backups run?")
     assert rewrite.search.endswith(" and at what time?") and len(rewrite.search) < 400
+
+
+class JsonWriter(ScriptedGenerator):
+    structured_output = True
+
+
+def test_a_json_answer_is_kept_as_written_and_checked_on_its_strings(kb) -> None:
+    reply = '{"answer": "Nightly backups run at two [1]"}'
+    answer = pipeline(kb, JsonWriter(reply=reply), k=2, json_schema=ANSWER_OBJECT).ask("When do backups run?")
+    assert not answer.abstained and answer.answer == reply
+    assert answer.citations[0].supported and answer.citations[0].quote == "Nightly backups run at two."
+
+
+def test_json_cut_short_abstains_and_a_backend_without_grammars_refuses(kb) -> None:
+    cut = pipeline(kb, JsonWriter(reply='{"answer": "Nightly'), k=2, json_schema=ANSWER_OBJECT)
+    answer = cut.ask("When do backups run?")
+    assert answer.abstained and answer.abstain_reason.startswith("the answer is not valid JSON")
+    with pytest.raises(UnsupportedOptionError, match="llama.cpp"):
+        pipeline(kb, ScriptedGenerator(reply="{}"), k=2, json_schema=ANSWER_OBJECT).ask(
+            "When do backups run?"
+        )

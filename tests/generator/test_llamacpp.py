@@ -3,10 +3,13 @@ Qwen model is only joined and verified here, and loaded once)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from generator.base import GenerationOptions, Message, PromptTooLongError, create_generator
 from generator.models import BUILTIN_MODELS, resolve_model_file
+from generator.window import reply_tokens
 
 pytestmark = pytest.mark.model
 
@@ -103,3 +106,23 @@ def test_a_copied_answer_is_a_span_of_the_passage_with_its_citation(smollm) -> N
     if text != NOT_IN_DOCUMENTS:
         assert text.endswith(" [1]"), text
         assert text.removesuffix(" [1]").lower() in passage.lower()
+
+
+def test_json_output_matches_the_schema_streamed_and_generated_alike(smollm) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "maxLength": 40}, "year": {"type": "integer"}},
+        "required": ["answer", "year"],
+    }
+    options = GenerationOptions(max_tokens=64, json_schema=json.dumps(schema))
+    reply = json.loads(smollm.generate(MESSAGES, options).text)
+    assert (
+        set(reply) == {"answer", "year"} and isinstance(reply["answer"], str) and len(reply["answer"]) <= 40
+    )
+    assert isinstance(reply["year"], int)
+    assert json.loads("".join(smollm.stream(MESSAGES, options))) == reply
+
+
+def test_counted_reply_tokens_match_the_models_own_count(smollm) -> None:
+    result = smollm.generate(MESSAGES, GenerationOptions(max_tokens=24))
+    assert abs(reply_tokens(smollm, result.text) - result.completion_tokens) <= 1

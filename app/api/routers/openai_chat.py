@@ -12,6 +12,7 @@ is refused with a 400, in OpenAI's error shape like every error here.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
@@ -31,15 +32,18 @@ from app.api.openai_compat import (
     chunk,
     completion,
     error_event,
+    refusal,
     sources_text,
     usage,
 )
 from app.api.routers.ask import answer_events, answer_once, with_deadline
 from app.settings import Settings
 from generator.base import Message
+from generator.structured import ANSWER_OBJECT, SchemaError, schema_grammar
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 QUESTION_LIMIT = 4000  # as POST /v1/ask
+SCHEMA_LIMIT = 20_000  # characters of a response_format JSON schema
 
 
 class TextPart(BaseModel):
@@ -68,6 +72,36 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    name: str = Field(default="answer", max_length=64)
+    json_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    def schema_text(self) -> str | None:
+        """The JSON schema the answer must match, as JSON text; None for plain text."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return ANSWER_OBJECT
+        if self.json_schema is None:
+            raise ApiError(422, "response_format: json_schema is required", param="response_format")
+        text = json.dumps(self.json_schema.json_schema or json.loads(ANSWER_OBJECT))
+        if len(text) > SCHEMA_LIMIT:
+            raise ApiError(422, f"response_format: the schema is longer than {SCHEMA_LIMIT} characters")
+        try:
+            schema_grammar(text)
+        except SchemaError as exc:
+            raise ApiError(400, f"response_format: {exc}", param="response_format") from exc
+        return text
+
+
 class ChatCompletionBody(BaseModel):
     """OpenAI's request, with Citewise's own ``collections``, ``k`` and ``citewise_sources``."""
 
@@ -87,6 +121,7 @@ class ChatCompletionBody(BaseModel):
     tool_choice: str | dict[str, Any] | None = None
     collections: list[str] = Field(default_factory=list, max_length=50)  # Citewise's extension
     k: int | None = Field(default=None, ge=1, le=50)
+    response_format: ResponseFormat | None = None
     citewise_sources: bool = False  # the cited sources written after the answer (Citewise's extension)
 
     def refuse_what_cannot_be_honoured(self) -> None:
@@ -115,6 +150,9 @@ class ChatCompletionBody(BaseModel):
         limit = self.max_completion_tokens or self.max_tokens
         if limit is not None:
             out["answer_tokens"] = min(limit, settings.answer_tokens)
+        schema = self.response_format.schema_text() if self.response_format else None
+        if schema is not None:
+            out["json_schema"] = schema
         return out
 
 
@@ -178,6 +216,9 @@ async def chat_completions(
 
     if not body.stream:
         answer = await answer_once(runtime, produce, request.receive)
+        if "json_schema" in overrides:  # JSON stays JSON: an abstention is a refusal, as OpenAI's
+            finish, refused = answer["finish_reason"], refusal(answer)
+            return completion(completion_id, body.model, answer, answer["answer"], finish, refused)
         content = answer["answer"] + (sources_text(answer) if with_sources else "")
         return completion(completion_id, body.model, answer, content, answer["finish_reason"])
 
@@ -195,6 +236,8 @@ async def chat_completions(
                 runtime.metrics.observe_timings(answer["timings"])
                 if with_sources and answer["citations"]:
                     yield chunk(completion_id, body.model, {"content": sources_text(answer)})
+                if "json_schema" in overrides and answer["abstained"]:
+                    yield chunk(completion_id, body.model, {"refusal": refusal(answer)})
                 finish = answer["finish_reason"]
                 yield chunk(
                     completion_id, body.model, {}, finish, citations=answer["citations"], citewise=answer

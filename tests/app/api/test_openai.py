@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.app.api.conftest import INSTALL, ingest
+from tests.app.api.conftest import BACKUP, INSTALL, ingest
 
 
 def _messages(question: str) -> list[dict]:
@@ -223,3 +223,72 @@ def test_the_openai_client_shows_citewises_reasons(make_client) -> None:
         openai.chat.completions.create(model="gpt-4", messages=question)
     with pytest.raises(APIError, match="the answer took longer than"):
         list(openai.chat.completions.create(model="citewise", messages=question, stream=True))
+
+
+SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+JSON_COPIER = "tests.fake_generators:json_copier"
+
+
+@pytest.fixture
+def json_guide(make_client):
+    client = make_client(generator=JSON_COPIER)
+    ingest(client, {"install.md": INSTALL, "backup.md": BACKUP})
+    return client
+
+
+def test_a_json_schema_answer_is_json_with_its_citations_beside_it(json_guide) -> None:
+    response_format = {"type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA}}
+    body = {"messages": _messages("how do I install into a virtualenv"), "response_format": response_format}
+    reply = json_guide.post("/v1/chat/completions", json=body).json()
+    content = json.loads(reply["choices"][0]["message"]["content"])
+    assert content["answer"].endswith("[1].") and reply["citations"][0]["supported"]
+    options = _generator(json_guide).calls[-1][1]
+    assert json.loads(options.json_schema) == SCHEMA and "\n" not in options.stop  # JSON may span lines
+    json_object = {**body, "response_format": {"type": "json_object"}}
+    assert json_guide.post("/v1/chat/completions", json=json_object).status_code == 200
+    assert json.loads(_generator(json_guide).calls[-1][1].json_schema)["required"] == ["answer"]
+
+
+def test_the_openai_clients_parse_reads_the_answer_and_a_refusal(json_guide) -> None:
+    from openai import OpenAI
+    from pydantic import BaseModel
+
+    class Reply(BaseModel):
+        answer: str
+
+    client = OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=json_guide)
+    question = [{"role": "user", "content": "how do I install into a virtualenv"}]
+    parsed = client.chat.completions.parse(model="citewise", messages=question, response_format=Reply)
+    assert parsed.choices[0].message.parsed.answer.endswith("[1].")
+
+
+def test_a_json_abstention_is_a_refusal_with_null_content(make_client) -> None:
+    from openai import OpenAI
+    from pydantic import BaseModel
+
+    class Reply(BaseModel):
+        answer: str
+
+    client = make_client(generator=JSON_COPIER, min_retrieval_similarity=1.0)  # nothing is close enough
+    ingest(client, {"install.md": INSTALL})
+    body = {"messages": _messages("how do I install"), "response_format": {"type": "json_object"}}
+    message = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    assert message["content"] is None and message["refusal"].startswith("The documents do not say. (weak")
+    openai = OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=client)
+    parsed = openai.chat.completions.parse(model="citewise", messages=body["messages"], response_format=Reply)
+    assert parsed.choices[0].message.parsed is None and parsed.choices[0].message.refusal
+    with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    refusals = [c["choices"][0]["delta"].get("refusal") for c in chunks if c["choices"]]
+    assert any(r and r.startswith("The documents do not say.") for r in refusals)
+
+
+def test_json_from_a_backend_without_grammars_or_to_a_broken_schema_is_a_400(guide) -> None:
+    body = {"messages": _messages("how do I install"), "response_format": {"type": "json_object"}}
+    response = guide.post("/v1/chat/completions", json=body)
+    assert (
+        response.status_code == 400 and "JSON output needs a llama.cpp" in response.json()["error"]["message"]
+    )
+    broken = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "no-such-type"}}}
+    response = guide.post("/v1/chat/completions", json={**body, "response_format": broken})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "response_format"
