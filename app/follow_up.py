@@ -4,9 +4,11 @@ Small models do not always rewrite: given "user: How do I ingest a folder? / ass
 folder of documents [1] / user: And how do I remove documents whose files were deleted?", the 0.5B
 model wrote the earlier answer back. A rewrite is only used when it reads as the new question in
 context: it keeps at least half of the new question's content words, carries no citation marker
-(answers have them, questions do not), and is not an earlier answer again. Otherwise the new
-question is asked as it is; a fragment of one or two content words ("and restores?") is searched
-together with the previous question instead, which names what it is about.
+(answers have them, questions do not), and is not an earlier answer again. Otherwise the model is
+asked the new question as it is. When that question does not stand alone (a fragment such as "and
+restores?", or a word that points back: "How do I change it?"), it is searched together with the
+previous question, which names what it is about; the model still reads only the new question, so
+that it does not answer the previous one again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ REWRITE_TOKENS = 64
 HISTORY_TURNS = 6  # the newest turns the rewrite sees, before fitting them to the window
 PREVIOUS_QUESTION_CHARS = 300  # of the previous question, searched with a fragment when no rewrite
 KEPT_SHARE = 0.5  # of the new question's content words a rewrite must keep
-FRAGMENT_WORDS = 2  # a question with at most this many content words does not stand alone
+FRAGMENT_WORDS = 1  # a question with at most this many content words does not stand alone
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 _WORD = re.compile(r"\w+")
 POINTING_BACK = frozenset(["it", "its", "them", "they", "their", "that", "this", "those", "these", "there"])

@@ -354,7 +354,7 @@ def test_json_cut_short_abstains_and_a_backend_without_grammars_refuses(kb) -> N
     cut = pipeline(kb, JsonWriter(reply='{"answer": "Nightly'), k=2, json_schema=ANSWER_OBJECT)
     answer = cut.ask("When do backups run?")
     assert answer.abstained and answer.abstain_reason.startswith("the answer is not valid JSON")
-    with pytest.raises(UnsupportedOptionError, match="llama.cpp"):
+    with pytest.raises(UnsupportedOptionError, match=r"llama\.cpp"):
         pipeline(kb, ScriptedGenerator(reply="{}"), k=2, json_schema=ANSWER_OBJECT).ask(
             "When do backups run?"
         )
