@@ -97,9 +97,11 @@ def error_event(status: int, message: str) -> str:
     return f"data: {json.dumps(error_body(status, message), ensure_ascii=False)}\n\n"
 
 
-def sources_text(answer: dict[str, Any]) -> str:
+def sources_text(answer: dict[str, Any], streamed: str | None = None) -> str:
     """The cited passages as text after the answer, one line per number: file › heading (page).
-    Empty for an abstention (nothing is cited)."""
+    Empty for an abstention (nothing is cited). ``streamed``: the text the client already has;
+    when the citation check changed it (a sentence cited to a passage that does not support it is
+    given the one that does), the checked answer comes first, so the numbers match the list."""
     lines = []
     for citation in answer["citations"]:
         where = " › ".join(
@@ -107,4 +109,9 @@ def sources_text(answer: dict[str, Any]) -> str:
         )
         page = f" (page {citation['page']})" if citation["page"] is not None else ""
         lines.append(f"[{citation['number']}] {where}{page}")
-    return "\n\nSources:\n" + "\n".join(lines) if lines else ""
+    if not lines:
+        return ""
+    checked = ""
+    if streamed is not None and " ".join(streamed.split()) != answer["answer"]:
+        checked = f"\n\nChecked answer: {answer['answer']}"
+    return checked + "\n\nSources:\n" + "\n".join(lines)

@@ -227,15 +227,18 @@ async def chat_completions(
 
     async def chunks() -> AsyncIterator[str]:
         yield chunk(completion_id, body.model, {"role": "assistant", "content": ""})
+        streamed: list[str] = []
         try:
             async for event in with_deadline(events, runtime.settings.request_timeout_s):
                 if event.kind == "token":
+                    streamed.append(event.text)
                     yield chunk(completion_id, body.model, {"content": event.text})
                     continue
                 answer = answer_dict(event.answer)
                 runtime.metrics.observe_timings(answer["timings"])
                 if with_sources and answer["citations"]:
-                    yield chunk(completion_id, body.model, {"content": sources_text(answer)})
+                    text = sources_text(answer, streamed="".join(streamed))
+                    yield chunk(completion_id, body.model, {"content": text})
                 if "json_schema" in overrides and answer["abstained"]:
                     yield chunk(completion_id, body.model, {"refusal": refusal(answer)})
                 finish = answer["finish_reason"]
