@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train eval clean-venv
+.PHONY: install run test lint bench bench-ingest bench-embed-query bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train eval clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -25,10 +25,14 @@ lint: install
 
 # Benchmarks write bench/results/*.json and *.md; they fetch their data (Debian packages, the
 # BIG-bench sdist) into bench/.cache on first use and take several minutes each.
-bench: bench-ingest bench-ingest-memory bench-retrieval bench-index bench-search bench-load bench-scale
+bench: bench-ingest bench-embed-query bench-ingest-memory bench-retrieval bench-index bench-search bench-load bench-scale
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+# One query at a time on one thread: torch versus ONNX Runtime.
+bench-embed-query: install
+	$(BIN)/python bench/embed_query.py
 
 # Peak RSS of `citewise ingest` on 10/30/50 MB one-line and multi-line texts (real embedder).
 bench-ingest-memory: install

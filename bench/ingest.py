@@ -5,7 +5,7 @@ Corpus: the HTML pages and reStructuredText sources of Debian's ``python3.11-doc
 is committed). The ratio pipeline/raw says how much the pipeline's parsing, chunking and database
 work costs on top of embedding: 1.0 means none.
 
-    .venv/bin/python bench/ingest.py [--files 250] [--database-url URL]
+    .venv/bin/python bench/ingest.py [--files 250] [--database-url URL] [--embedders minilm-torch,minilm-onnx]
 """
 
 from __future__ import annotations
@@ -50,20 +50,12 @@ def stage(files: list[Path], target: Path) -> None:
         shutil.copy2(source, target / f"{i:04d}-{source.name}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--files", type=int, default=250, help="HTML + rst files to sample (plus one PDF)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
-    args = parser.parse_args()
-
-    corpus_files = pick_files(fetch_debian(), args.files, args.seed)
+def measure(files: list[Path], embedder: str, database_url: str | None) -> dict:
+    """One ingest of ``files`` with ``embedder``, then the embedder alone on the stored texts."""
     work = Path(tempfile.mkdtemp(prefix="citewise-bench-"))
     try:
-        stage(corpus_files, work / "corpus")
-        settings = Settings(data_dir=work / "data", database_url=args.database_url)
+        stage(files, work / "corpus")
+        settings = Settings(data_dir=work / "data", database_url=database_url, embedder=embedder)
         kb = build_knowledge_base(settings)
         kb.embedder.warm_up()  # model load is excluded from both timings
         kb.embedder.embed_documents(["warm up the kernels"] * 8)
@@ -77,18 +69,13 @@ def main() -> None:
             for i in range(0, len(texts), batch):  # same batching as the pipeline
                 kb.embedder.embed_documents(texts[i : i + batch])
             raw_seconds = time.perf_counter() - started
-        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
     chunks = report.counts.get("chunks_embedded", 0)
     pipeline_rate = chunks / report.seconds
     raw_rate = len(texts) / raw_seconds
-    result = {
-        "benchmark": "ingest",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-        "database": "sqlite" if args.database_url is None else args.database_url.split(":", 1)[0],
+    return {
+        "embedder": embedder,
         "files": report.counts.get("files", 0),
         "files_ingested": report.counts.get("added", 0),
         "files_skipped": report.counts.get("skipped", 0),
@@ -102,19 +89,50 @@ def main() -> None:
         "ratio_pipeline_to_raw": round(pipeline_rate / raw_rate, 3),
         # Same-run view, immune to drift between the two timings: non-embedding work / embedding time.
         "overhead_vs_embed": round((report.seconds - report.embed_seconds) / report.embed_seconds, 3),
-        "peak_rss_mb": round(peak_rss_mb, 1),
         "skip_reasons": sorted({e.reason for e in report.errors})[:10],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=250, help="HTML + rst files to sample (plus one PDF)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--embedders",
+        default="minilm-torch,minilm-onnx",
+        help="comma-separated; each ingests the same files in this run (the first is the baseline)",
+    )
+    args = parser.parse_args()
+
+    corpus_files = pick_files(fetch_debian(), args.files, args.seed)
+    rows = [measure(corpus_files, name, args.database_url) for name in args.embedders.split(",")]
+    baseline = rows[0]
+    for row in rows:
+        row["speedup_vs_first"] = round(row["pipeline_chunks_per_s"] / baseline["pipeline_chunks_per_s"], 2)
+    result = {
+        "benchmark": "ingest",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+        "database": "sqlite" if args.database_url is None else args.database_url.split(":", 1)[0],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "runs": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    keys = [key for key in rows[0] if key != "skip_reasons"]
     table = "\n".join(
         [
-            "| metric | value |",
-            "|---|---|",
-            *(f"| {key} | {value} |" for key, value in result.items() if key != "skip_reasons"),
+            "| " + " | ".join(keys) + " |",
+            "|" + "---|" * len(keys),
+            *("| " + " | ".join(str(row[key]) for key in keys) + " |" for row in rows),
         ]
     )
-    (RESULTS / "ingest.md").write_text(f"# Ingest benchmark\n\n{table}\n")
+    header = ", ".join(str(result[key]) for key in ("date", "machine", "database"))
+    header += f", peak RSS {result['peak_rss_mb']} MB"
+    (RESULTS / "ingest.md").write_text(f"# Ingest benchmark\n\n{header}\n\n{table}\n")
     print(table)
 
 

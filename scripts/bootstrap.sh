@@ -53,10 +53,12 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
         || echo "    could not install chromium; the browser test will say so"
 fi
 
-echo "==> checking the packaged embedding model"
+echo "==> checking the packaged embedding model and exporting it to ONNX (once)"
 "$VENV/bin/python" - <<'PY'
 from retriever.embedders.minilm import packaged_model_dir
+from retriever.embedders.onnx_export import ensure_export
 print(f"    embedder weights: {packaged_model_dir()}")
+print(f"    ONNX export: {ensure_export(packaged_model_dir())}")
 PY
 touch "$VENV/.citewise-installed"
 echo "==> ready: $VENV"

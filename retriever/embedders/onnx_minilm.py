@@ -1,0 +1,123 @@
+"""all-MiniLM-L6-v2 run by ONNX Runtime: the same vectors as the torch model, without torch.
+
+Why: on a 2-core CPU the embedder is the bottleneck of search, of the answer's checks and of ingest,
+and torch carries hundreds of MB for a 22M-parameter encoder. Texts are sorted by token count and
+embedded in small batches, each padded only to its own longest text (on the guide's paragraphs,
+batches of 8 took 5.0 s where torch's sentence-transformers took 7.9-11.5 s); a single query skips
+all of that. Repeated queries (the UI, retries, dashboards) come from a small LRU cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retriever.embedders.minilm import MiniLMEmbedder
+
+QUERY_CACHE = 1024  # query vectors kept
+BATCH = 8  # texts per run: small batches of like length waste the least on padding
+
+
+class OnnxRunner:
+    """One ONNX Runtime session and the model's tokenizer: texts in, unit vectors out."""
+
+    def __init__(self, graph: Path, tokenizer_file: Path, *, threads: int, max_tokens: int = 256) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session: Any = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.no_padding()  # the packaged tokenizer pads to 128: padding is done per batch here
+        tokenizer.enable_truncation(max_tokens)
+        self._tokenizer = tokenizer
+
+    def embed(self, texts: Sequence[str], batch: int = BATCH) -> np.ndarray:
+        """(len(texts), 384) float32, rows in the order given."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for start in range(0, len(order), batch):
+            chosen = order[start : start + batch]
+            out[chosen] = self._run([encodings[i].ids for i in chosen])
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        ids = self._tokenizer.encode(text).ids
+        return self._run([ids])[0]
+
+    def _run(self, rows: list[list[int]]) -> np.ndarray:
+        width = max(len(row) for row in rows)
+        ids = np.zeros((len(rows), width), dtype=np.int64)  # (B, T), 0 = [PAD]
+        mask = np.zeros_like(ids)  # (B, T)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self._session.run(None, feed)[0]  # (B, 384), normalised in the graph
+
+
+class OnnxMiniLMEmbedder(MiniLMEmbedder):
+    """Registered as ``minilm`` where ONNX Runtime is installed; its ``name`` is the torch model's,
+    since its vectors are the same (an index built with either serves the other)."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        batch_size: int = 64,
+        cache_dir: Path | None = None,
+        threads: int | None = None,
+        run_batch: int = BATCH,
+    ) -> None:
+        super().__init__(model_dir, batch_size)
+        self.run_batch = run_batch  # texts per ONNX run; ``batch_size`` is what callers hand over
+        self._cache_dir = cache_dir
+        self._threads = threads or max(1, os.cpu_count() or 1)
+        self._runner: OnnxRunner | None = None
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._runner is not None:
+                return
+            from retriever.embedders.onnx_export import ensure_export
+
+            graph = ensure_export(self.model_dir, self._cache_dir)
+            self._runner = OnnxRunner(
+                graph, self.model_dir / "tokenizer.json", threads=self._threads, max_tokens=self.max_tokens
+            )
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.warm_up()
+        assert self._runner is not None
+        return self._runner.embed(texts, self.run_batch)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._queries_lock:
+            found = self._queries.get(text)
+            if found is not None:
+                self._queries.move_to_end(text)
+                return found.copy()
+        self.warm_up()
+        assert self._runner is not None
+        vector = self._runner.embed_one(text)
+        with self._queries_lock:
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector.copy()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_documents(texts)
