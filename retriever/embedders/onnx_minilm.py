@@ -13,6 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,21 @@ BATCH = 8  # texts per run: small batches of like length waste the least on padd
 
 
 class OnnxRunner:
-    """One ONNX Runtime session and the model's tokenizer: texts in, unit vectors out."""
+    """One ONNX Runtime session and the model's tokenizer: texts in, unit vectors out.
+
+    The session computes each run on the calling thread alone (one intra-op thread): a server
+    runs many queries side by side, and ONNX Runtime's own pool of threads spinning for each of
+    them cost a third more CPU per search (14.6 ms against 20.9 at 20 clients). Many texts are
+    spread over ``threads`` calling threads instead (the session releases the GIL), which embeds
+    as fast as two intra-op threads did."""
 
     def __init__(self, graph: Path, tokenizer_file: Path, *, threads: int, max_tokens: int = 256) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.threads = threads
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session: Any = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
@@ -46,9 +54,17 @@ class OnnxRunner:
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), 384), dtype=np.float32)
-        for start in range(0, len(order), batch):
-            chosen = order[start : start + batch]
+        batches = [order[start : start + batch] for start in range(0, len(order), batch)]
+
+        def run(chosen: list[int]) -> None:
             out[chosen] = self._run([encodings[i].ids for i in chosen])
+
+        if self.threads > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(self.threads, thread_name_prefix="onnx-embed") as pool:
+                list(pool.map(run, batches))
+        else:
+            for chosen in batches:
+                run(chosen)
         return out
 
     def embed_one(self, text: str) -> np.ndarray:
