@@ -80,7 +80,7 @@ def _load_builtins() -> None:
         from retriever.embedders.minilm import MiniLMEmbedder
         from retriever.embedders.onnx_minilm import OnnxMiniLMEmbedder
 
-        # One model, two runtimes, the same vectors: ONNX Runtime by default (2.28x the torch
+        # One model, two runtimes, the same vectors: ONNX Runtime by default (2.37x the torch
         # path's ingest rate, bench/results/ingest.md), torch by name.
         register_embedder("minilm", OnnxMiniLMEmbedder)
         register_embedder("minilm-onnx", OnnxMiniLMEmbedder)
