@@ -113,8 +113,10 @@ def check_answer(
     policy = policy or CitationPolicy()
     by_number = {passage.number: passage for passage in passages}
     parts = {passage.number: _parts(passage) for passage in passages}
+    sentences = split_sentences(answer)
+    embed = embedded_once(embed) if embed is not None else None
     checked = []
-    for sentence in split_sentences(answer):
+    for sentence in sentences:
         plain = strip_markers(sentence)
         numbers = cited_numbers(sentence)
         given = [n for n in numbers if n in by_number]
@@ -130,6 +132,20 @@ def check_answer(
 
 
 Parts = tuple[list[tuple[int, int]], tuple[Flag, ...]]  # (readable spans, flagged units) of a passage
+
+
+def embedded_once(embed: Embed) -> Embed:
+    """``embed`` that embeds each text once per answer: a sentence checked against three passages,
+    and a passage's sentences checked for three answer sentences, are not embedded again."""
+    table: dict[str, np.ndarray] = {}
+
+    def lookup(asked: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(asked) if t not in table]
+        if missing:
+            table.update(zip(missing, embed(missing), strict=True))
+        return np.stack([table[t] for t in asked])
+
+    return lookup
 
 
 def _parts(passage: Passage) -> Parts:
@@ -194,7 +210,11 @@ def _support(
     overlaps = [len(words & own) / max(1, len(words)) for own in span_words]
     best = int(np.argmax(overlaps))
     semantic = None
-    if embed is not None and sentence.strip():
+    # The embedding decides only what the words cannot: support below the lexical threshold, or
+    # the best span when no shown sentence shares a word. Most answers copy their words, and
+    # embedding them anyway was most of an answer's CPU outside the model.
+    undecided = lexical < policy.min_lexical or overlaps[best] == 0
+    if embed is not None and sentence.strip() and undecided:
         vectors = embed([sentence, *(passage.text[a:b] for a, b in spans)])  # (1 + spans, d)
         similarities = vectors[1:] @ vectors[0]  # (spans,)
         semantic = float(similarities.max())

@@ -105,3 +105,22 @@ def test_an_answer_repeating_a_planted_instruction_is_never_supported() -> None:
     [checked] = check_answer("Payroll runs on the 25th [3].", [*PASSAGES, PLANTED])
     assert checked.supported and checked.flagged is None  # the passage's data still counts
     assert PLANTED.text[slice(*checked.citations[0].span)] == "Payroll runs on the 25th."
+
+
+def test_each_text_is_embedded_once_and_only_where_words_do_not_decide() -> None:
+    calls: list[list[str]] = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        vectors = np.array([[len(t) % 7 + 1.0, len(t.split()) + 1.0, 1.0] for t in texts])
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    copied = check_answer("Backups run every night at two [2].", PASSAGES, embed=embed)
+    assert copied[0].supported and calls == [] and copied[0].citations[0].semantic is None
+    answer = "Copies are made nightly [2]. Copies are made nightly [1]."
+    checked = check_answer(answer, PASSAGES, embed=embed)
+    embedded = [text for call in calls for text in call]
+    assert len(embedded) == len(set(embedded))  # the repeated sentence and each passage's spans once
+    expected = embed(["Copies are made nightly.", "Backups run every night at two."])
+    assert checked[0].citations[0].semantic is not None
+    assert max(c.semantic or 0 for c in checked[0].citations) >= float(expected[1] @ expected[0]) - 1e-6
