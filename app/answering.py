@@ -335,11 +335,6 @@ class AnswerPipeline:
         dropped = unread + [hit.chunk_id for hit in hits[len(plan.passages) :]]
         return ReadPlan(plan, hits[: len(plan.passages)], dropped, flagged)
 
-    def standalone_question(self, question: str, history: Sequence[Message]) -> str:
-        """With chat history, the model's rewrite of the question in context (``app.follow_up``);
-        without, the question itself."""
-        return standalone(self.generator, question, history).question
-
     def _decline_logprob(self, messages: Sequence[Message]) -> tuple[float, float | None]:
         """(threshold, the model's log-probability of declining); not scored without a threshold.
         A threshold of +inf scores without ever abstaining (the benchmark calibrates with it)."""

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator.base import GenerationOptions, Generator, Message, PromptTooLongError
-from generator.citations import content_words, is_declined
+from generator.citations import cited_numbers, content_words, is_declined, strip_markers
 from generator.window import Window, fit_turns
 
 REWRITE_PROMPT = (
@@ -30,7 +30,6 @@ HISTORY_TURNS = 6  # the newest turns the rewrite sees, before fitting them to t
 PREVIOUS_QUESTION_CHARS = 300  # of the previous question, searched with a fragment when no rewrite
 KEPT_SHARE = 0.5  # of the new question's content words a rewrite must keep
 FRAGMENT_WORDS = 1  # a question with at most this many content words does not stand alone
-_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 _WORD = re.compile(r"\w+")
 POINTING_BACK = frozenset(["it", "its", "them", "they", "their", "that", "this", "those", "these", "there"])
 
@@ -41,7 +40,6 @@ class Rewrite:
     search: str  # what is searched: the question, or with the previous one for context
     prompt_tokens: int = 0  # the model's reading and writing, when it was asked
     completion_tokens: int = 0
-    rewritten: bool = False  # the model's rewrite was used
 
 
 def standalone(generator: Generator, question: str, history: Sequence[Message]) -> Rewrite:
@@ -68,7 +66,7 @@ def standalone(generator: Generator, question: str, history: Sequence[Message]) 
             text = ""
     answers = [m.content for m in turns if m.role == "assistant"]
     if text and not is_declined(text) and is_about(text, question, answers):
-        return Rewrite(text, text, read, written, rewritten=True)
+        return Rewrite(text, text, read, written)
     if stands_alone(question):
         return Rewrite(question, question, read, written)
     previous = next((m.content for m in reversed(turns) if m.role == "user"), "")
@@ -84,7 +82,7 @@ def stands_alone(question: str) -> bool:
 
 def is_about(rewrite: str, question: str, answers: Sequence[str]) -> bool:
     """The rewrite reads as ``question`` made standalone, not as an answer or another question."""
-    if len(rewrite) > 4 * len(question) + 200 or _MARKER.search(rewrite):
+    if len(rewrite) > 4 * len(question) + 200 or cited_numbers(rewrite):
         return False
     words = content_words(rewrite)
     asked = content_words(question)
@@ -95,4 +93,4 @@ def is_about(rewrite: str, question: str, answers: Sequence[str]) -> bool:
 
 
 def _plain(text: str) -> str:
-    return " ".join(_MARKER.sub("", text).lower().split()).rstrip(".?! ")
+    return " ".join(strip_markers(text).lower().split()).rstrip(".?! ")

@@ -8,13 +8,14 @@ same words in a plain answer.
 from __future__ import annotations
 
 import json
-import re
+from functools import lru_cache
 from typing import Any
+
+from generator.citations import strip_markers
 
 # response_format json_object: an object with the answer in one string. Given any object to write,
 # the 0.5B model wrote keys of its own and no answer (the guide's questions, 3 of 3 abstained).
 ANSWER_OBJECT = '{"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}'
-_TRAILING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+\s*$")
 
 
 def json_strings(text: str) -> list[str] | None:
@@ -45,7 +46,7 @@ def _collect(value: Any, found: list[str]) -> None:
 
 def checkable_text(strings: list[str]) -> str:
     """The strings as one text of sentences: a full stop is added where one has no end."""
-    ended = [s if _TRAILING_MARKERS.sub("", s).endswith((".", "!", "?")) else f"{s}." for s in strings]
+    ended = [s if strip_markers(s).endswith((".", "!", "?")) else f"{s}." for s in strings]
     return " ".join(ended)
 
 
@@ -59,6 +60,7 @@ _LOOSE_CHAR = r'char ::= [^"\\]'
 _JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F]'
 
 
+@lru_cache(maxsize=64)  # the API checks a request's schema, then the model's thread uses it
 def schema_grammar(schema: str) -> str:
     """The GBNF grammar of replies matching ``schema`` (JSON text); ``SchemaError`` when there is
     none. Raised here, a caller can refuse the request before the model's thread takes it."""

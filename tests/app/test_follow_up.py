@@ -20,7 +20,7 @@ FOLLOW_UP = "And how do I remove documents whose files were deleted?"
 def test_a_rewrite_that_repeats_the_previous_answer_gives_way_to_the_new_question() -> None:
     generator = ScriptedGenerator(reply="Ingest a folder of documents [1]")
     rewrite = standalone(generator, FOLLOW_UP, HISTORY)
-    assert rewrite.question == rewrite.search == FOLLOW_UP and not rewrite.rewritten
+    assert rewrite.question == rewrite.search == FOLLOW_UP
     assert rewrite.prompt_tokens > 0 and rewrite.completion_tokens == 6  # the model was still asked
 
 
@@ -35,13 +35,13 @@ def test_a_rewrite_that_repeats_the_previous_answer_gives_way_to_the_new_questio
 )
 def test_rewrites_that_are_not_the_new_question_are_not_used(reply) -> None:
     rewrite = standalone(ScriptedGenerator(reply=reply), FOLLOW_UP, HISTORY)
-    assert rewrite.question == FOLLOW_UP and not rewrite.rewritten
+    assert rewrite.question == rewrite.search == FOLLOW_UP
 
 
 def test_a_rewrite_of_the_new_question_in_context_is_used() -> None:
     reply = "How do I remove documents whose files were deleted from the folder?"
     rewrite = standalone(ScriptedGenerator(reply=reply), FOLLOW_UP, HISTORY)
-    assert rewrite.question == reply and rewrite.rewritten
+    assert rewrite.question == rewrite.search == reply
 
 
 @pytest.mark.parametrize("question", ["and the files?", "How do I undo it?", "Where are those kept?"])
