@@ -30,7 +30,7 @@ bench: bench-ingest bench-embed-query bench-ingest-memory bench-retrieval bench-
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
 
-# One query at a time on one thread: torch versus ONNX Runtime.
+# One query at a time on one thread: torch versus ONNX Runtime, fp32 and int8.
 bench-embed-query: install
 	$(BIN)/python bench/embed_query.py
 
@@ -38,8 +38,10 @@ bench-embed-query: install
 bench-ingest-memory: install
 	$(BIN)/python bench/ingest_memory.py
 
+# Fusion against each retriever alone, then the embedders against each other (nDCG@10).
 bench-retrieval: install
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/retrieval.py --embedders minilm-torch,minilm,minilm-int8
 
 bench-index: install
 	$(BIN)/python bench/index_scale.py

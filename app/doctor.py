@@ -60,11 +60,11 @@ def _data_dir(settings: Settings) -> Check:
 
 def _embedder(settings: Settings) -> Check:
     def check() -> Check:
-        from retriever.embedders.base import create_embedder
+        from app.services import build_embedder
 
-        embedder = create_embedder(settings.embedder)
+        embedder = build_embedder(settings)
         detail = f"{embedder.name} ({embedder.dimension}-d)"
-        if embedder.name == "minilm":
+        if embedder.name.startswith("minilm"):
             from retriever.embedders.minilm import packaged_model_dir
 
             detail += f", weights in {packaged_model_dir()}"
@@ -102,12 +102,12 @@ def _generator(settings: Settings) -> Check:
 def _database(settings: Settings, lock: contextlib.ExitStack) -> tuple[KnowledgeBase, bool, Check]:
     """Open a reader; the writer lock is held meanwhile when it is free, so opening never repairs
     anything (doctor only looks). The flag says whether another process is writing."""
-    from app.services import build_knowledge_base
+    from app.services import build_knowledge_base, embedder_name
     from retriever.embedders.base import create_embedder
     from retriever.index.persistence import IndexLockedError
 
     url = redact_url(settings.resolved_database_url)
-    kb = build_knowledge_base(settings, create_embedder(settings.embedder))  # loads no model
+    kb = build_knowledge_base(settings, create_embedder(embedder_name(settings)))  # loads no model
     try:
         lock.enter_context(kb.store.writer_lock())
         busy = False

@@ -14,15 +14,32 @@ from generator.models import DEFAULT_MODEL
 from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline, Preparer
-from retriever.embedders.base import Embedder, create_embedder
+from retriever.embedders.base import Embedder, available_embedders, create_embedder
 from retriever.fusion import FusionWeights
 from retriever.index.factory import IndexPolicy
+from retriever.index.persistence import IndexCorruptError, IndexStore
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode
 
 
+def embedder_name(settings: Settings) -> str:
+    """The embedder to use. One the user chose is used (an index built by another then asks for
+    `reindex`); left unset, an existing index keeps the embedder it was built with (so one
+    `CITEWISE_EMBEDDER=minilm-int8 citewise reindex` switches for good, and a change of default
+    never strands an index); a new knowledge base gets the default."""
+    if "embedder" in settings.model_fields_set:
+        return settings.embedder
+    try:
+        recorded = IndexStore(settings.index_dir).read_manifest()
+    except IndexCorruptError:
+        recorded = None  # opening the knowledge base reports it
+    if recorded is not None and recorded.embedder in available_embedders():
+        return recorded.embedder
+    return settings.embedder
+
+
 def build_embedder(settings: Settings) -> Embedder:
-    embedder = create_embedder(settings.embedder)
+    embedder = create_embedder(embedder_name(settings))
     if hasattr(embedder, "batch_size"):
         embedder.batch_size = settings.embed_batch_size
     return embedder

@@ -27,7 +27,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; defaults to a SQLite file in the data dir. "
         "PostgreSQL: postgresql+psycopg://user@host/db",
     )
-    embedder: str = Field(default="minilm", description="Embedder name from the registry, or module:factory.")
+    embedder: str = Field(
+        default="minilm",
+        description="Embedder name from the registry, or module:factory. Left unset, an existing index "
+        "keeps the embedder it was built with.",
+    )
     chunk_tokens: int = Field(default=200, ge=32, le=2048, description="Token budget of one chunk.")
     chunk_overlap: int = Field(default=30, ge=0, description="Tokens repeated between neighbouring chunks.")
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
@@ -35,6 +39,13 @@ class Settings(BaseSettings):
     default_collection: str = "default"
     search_mode: Literal["dense", "sparse", "hybrid"] = Field(
         default="hybrid", description="The default search mode: dense, sparse (BM25) or hybrid."
+    )
+    index_refresh_seconds: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=60.0,
+        description="How often an API process looks for an index another process saved (0: before "
+        "every search).",
     )
     approximate_index_above: int = Field(
         default=50_000,

@@ -28,11 +28,12 @@ PYTHON_DOCS = Path("usr/share/doc/python3.11/html")
 
 @dataclass(frozen=True)
 class RetrievalSet:
-    """Documents as (file name, text) and queries as (question, file name of the relevant document)."""
+    """Documents as (file name, text) and queries as (question, file name of the relevant document,
+    or the names of all documents that answer it)."""
 
     name: str
     documents: list[tuple[str, str]]
-    queries: list[tuple[str, str]]
+    queries: list[tuple[str, str | tuple[str, ...]]]
 
 
 def fetch_debian() -> Path:
@@ -129,7 +130,24 @@ def doc_sentences() -> list[str]:
     return sorted(found)
 
 
-DATASETS = {"disfl-qa": disfl_qa, "python-faq": python_faq}
+def guide() -> RetrievalSet:
+    """Citewise's own guide (docs/*.md) and the answerable questions of bench/qa/guide.jsonl, each
+    relevant wherever one of its listed source pages is found: questions a user of the product
+    asks, worded their way rather than the page's. Used since Disfl-QA's archive left PyPI."""
+    documents = [
+        (path.name, path.read_text(encoding="utf-8")) for path in sorted((ROOT / "docs").glob("*.md"))
+    ]
+    names = {name for name, _ in documents}
+    queries: list[tuple[str, str | tuple[str, ...]]] = []
+    for line in (ROOT / "bench" / "qa" / "guide.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line) if line.strip() else {}
+        sources = tuple(name for name in record.get("sources", []) if name in names)
+        if sources:
+            queries.append((record["question"], sources))
+    return RetrievalSet("guide", documents, queries)
+
+
+DATASETS = {"disfl-qa": disfl_qa, "python-faq": python_faq, "guide": guide}
 
 
 RESULTS = ROOT / "bench" / "results"

@@ -5,7 +5,7 @@ Corpus: the HTML pages and reStructuredText sources of Debian's ``python3.11-doc
 is committed). The ratio pipeline/raw says how much the pipeline's parsing, chunking and database
 work costs on top of embedding: 1.0 means none.
 
-    .venv/bin/python bench/ingest.py [--files 250] [--database-url URL] [--embedders minilm-torch,minilm-onnx]
+    .venv/bin/python bench/ingest.py [--files 250] [--database-url URL] [--embedders a,b,c]
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument(
         "--embedders",
-        default="minilm-torch,minilm-onnx",
+        default="minilm-torch,minilm-onnx,minilm-int8",
         help="comma-separated; each ingests the same files in this run (the first is the baseline)",
     )
     args = parser.parse_args()

@@ -1,10 +1,14 @@
 """Retrieval quality and latency: dense vs sparse vs hybrid, on two kinds of collection.
 
 Each set's documents are ingested through the real pipeline (one file each) and each question's
-relevant document is the one it came from (see bench/data.py: Disfl-QA from BIG-bench, and the
-Python FAQ). Fusion must not lose to the better single retriever on either kind.
+relevant document is the one it came from (see bench/data.py: the Python FAQ, Citewise's guide
+with its evaluation questions, and Disfl-QA from BIG-bench where its archive is at hand). Fusion
+must not lose to the better single retriever on any kind.
 
-    .venv/bin/python bench/retrieval.py [--datasets disfl-qa,python-faq] [--queries 2000] [--seed 13]
+    .venv/bin/python bench/retrieval.py [--datasets python-faq,guide] [--queries 2000] [--seed 13]
+
+``--embedders minilm-torch,minilm,minilm-int8`` ingests once per embedder and writes
+``retrieval-embedders``: a new embedder is judged by its nDCG against the others in one run.
 
 ``--split dev`` keeps only Disfl-QA's dev questions (the ones bench/answers.py tunes on) and writes
 ``retrieval-dev``; ``--embedding-texts default,title,raw`` ingests once per way of building the
@@ -73,7 +77,7 @@ def ndcg_at(rank: int | None, cutoff: int) -> float:
 
 
 def evaluate(
-    kb, queries: list[tuple[str, int]], mode: SearchMode, weights: FusionWeights | None = None
+    kb, queries: list[tuple[str, frozenset[int]]], mode: SearchMode, weights: FusionWeights | None = None
 ) -> dict[str, float]:
     """Quality from the top 100 of every query; latency from single searches for the top 10
     (what answering a question asks for) over the first LATENCY_QUERIES queries."""
@@ -81,13 +85,14 @@ def evaluate(
     for question, relevant in queries:
         hits = search(kb, question, k=100, mode=mode, weights=weights)
         documents = list(dict.fromkeys(hit.document_id for hit in hits))  # first hit per document
-        rank = documents.index(relevant) + 1 if relevant in documents else None
+        rank = next((n for n, document in enumerate(documents, 1) if document in relevant), None)
         totals["ndcg@10"] += ndcg_at(rank, 10)
         totals[f"hit@{HIT_CUTOFF}"] += 1.0 if rank is not None and rank <= HIT_CUTOFF else 0.0
         totals["recall@10"] += 1.0 if rank is not None and rank <= 10 else 0.0
         totals["recall@100"] += 1.0 if rank is not None else 0.0
         totals["mrr"] += 1.0 / rank if rank is not None else 0.0
     latencies = []
+    getattr(kb.embedder, "clear_query_cache", lambda: None)()  # time the model, not the cache
     for question, _ in queries[:LATENCY_QUERIES]:
         started = time.perf_counter()
         search(kb, question, k=10, mode=mode, weights=weights)
@@ -124,34 +129,42 @@ def run_dataset(data: RetrievalSet, args: argparse.Namespace) -> dict:
     if args.split == "dev":
         data = RetrievalSet(data.name, data.documents, dev_queries(data))
     names = [name.strip() for name in args.embedding_texts.split(",") if name.strip()]
+    embedders = [name.strip() for name in args.embedders.split(",") if name.strip()]
     runs = {}
-    for name in names:
-        with embedded_as(EMBEDDING_TEXTS[name]):
-            runs[name] = run_variant(data, args)
-    first = runs[names[0]]
+    for embedder in embedders:
+        for name in names:
+            with embedded_as(EMBEDDING_TEXTS[name]):
+                label = ": ".join(
+                    part for part, many in ((embedder, len(embedders) > 1), (name, len(names) > 1)) if many
+                )
+                runs[label] = run_variant(data, args, embedder)
+    first = next(iter(runs.values()))
     modes = {
-        (f"{name}: {mode}" if len(names) > 1 else mode): values
-        for name, run in runs.items()
+        (f"{label}: {mode}" if label else mode): values
+        for label, run in runs.items()
         for mode, values in run["modes"].items()
     }
-    return {**first, "modes": modes, "embedding_texts": names}
+    return {**first, "modes": modes, "embedding_texts": names, "embedders": embedders}
 
 
-def run_variant(data: RetrievalSet, args: argparse.Namespace) -> dict:
+def run_variant(data: RetrievalSet, args: argparse.Namespace, embedder: str) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"citewise-{data.name}-"))
     try:
         corpus = work / "corpus"
         corpus.mkdir()
         for name, text in data.documents:
             (corpus / name).write_text(text, encoding="utf-8")
-        settings = Settings(data_dir=work / "data")
+        settings = Settings(data_dir=work / "data", embedder=embedder)
         kb = build_knowledge_base(settings)
         with kb:
             kb.open(writable=True)
             ingest = build_pipeline(settings, kb).run([corpus])
             with kb.session() as session:
                 by_path = dict(session.execute(select(Document.source_uri, Document.id)).all())
-            queries = [(question, by_path[str(corpus / name)]) for question, name in data.queries]
+            queries = [
+                (question, frozenset(by_path[str(corpus / name)] for name in _names(relevant)))
+                for question, relevant in data.queries
+            ]
             if args.queries and len(queries) > args.queries:
                 queries = random.Random(args.seed).sample(queries, args.queries)
             search(kb, "warm up", k=5, mode=SearchMode.HYBRID)  # model and keyword index loaded once
@@ -168,6 +181,10 @@ def run_variant(data: RetrievalSet, args: argparse.Namespace) -> dict:
         "queries": len(queries),
         "modes": modes,
     }
+
+
+def _names(relevant: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (relevant,) if isinstance(relevant, str) else relevant
 
 
 METRICS = ["ndcg@10", f"hit@{HIT_CUTOFF}", "recall@10", "recall@100", "mrr"]
@@ -197,7 +214,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     choices = ", ".join(DATASETS)
-    parser.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated: {choices}")
+    parser.add_argument(
+        "--datasets",
+        default="python-faq,guide",
+        help=f"comma-separated: {choices} (disfl-qa needs the bigbench 1.0.0 archive in bench/.cache)",
+    )
+    parser.add_argument(
+        "--embedders",
+        default="minilm",
+        help="comma-separated embedder names, one ingest each, e.g. minilm-torch,minilm,minilm-int8",
+    )
     parser.add_argument("--queries", type=int, default=2000, help="questions sampled per set (0 = all)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--split", choices=("all", "dev"), default="all", help="dev: Disfl-QA's dev split")
@@ -222,6 +248,8 @@ def main() -> None:
 
     results = {name: run_dataset(DATASETS[name](), args) for name in names}
     stem = "retrieval" if args.split == "all" else f"retrieval-{args.split}"
+    if len([name for name in args.embedders.split(",") if name.strip()]) > 1:
+        stem += "-embedders"
     fields = {"seed": args.seed, "split": args.split, "datasets": results}
     write_results(stem, "retrieval", fields, markdown(results))
 

@@ -193,7 +193,17 @@ class IngestPipeline:
                 force=self.options.force,
             )
         else:
-            outcomes = self._local_outcomes(sources, collection_id, known)
+
+            def while_parsing() -> None:
+                """The next file is not parsed yet: embed what is waiting meanwhile, rather than
+                leave the embedder idle behind the parser (a big PDF, a slow page); not a handful
+                of chunks, which the embedder runs badly (too few to share between threads)."""
+                if self._pending_chunks() >= self.options.batch_chunks // 4 and not stop.requested:
+                    self._flush(progress)
+                    self._maybe_save()
+                    recorder.update(self.tally)
+
+            outcomes = self._local_outcomes(sources, collection_id, known, while_parsing)
         with contextlib.closing(outcomes):
             for source, outcome in outcomes:
                 if stop.requested:
@@ -210,7 +220,11 @@ class IngestPipeline:
             self._flush(progress)
 
     def _local_outcomes(
-        self, sources: list[SourceFile], collection_id: int, known: dict[str, tuple[int, str]]
+        self,
+        sources: list[SourceFile],
+        collection_id: int,
+        known: dict[str, tuple[int, str]],
+        while_parsing: Callable[[], None] = lambda: None,
     ) -> Iterator[tuple[SourceFile, FileOutcome]]:
         """Files parsed and chunked in order by a worker thread, a few ahead of the one being used,
         so parsing hides behind the embedder instead of adding to it. Only files that fit the byte
@@ -242,6 +256,8 @@ class IngestPipeline:
                     if not ahead:
                         return
                     source, in_hand, future = ahead.popleft()
+                    if not future.done():
+                        while_parsing()
                     outcome = future.result()
                     del future
                     yield source, outcome

@@ -160,32 +160,46 @@ def load_hits(kb: KnowledgeBase, ranked: Fused) -> list[SearchHit]:
     if not ranked:
         return []
     with kb.session() as session:
+        # Columns, not ORM objects: a search's hits are read-only, and building entities for
+        # them cost as much as the query itself.
         rows = session.execute(
-            select(Chunk, Document, Collection.name)
+            select(
+                Chunk.id,
+                Document.id,
+                Collection.name,
+                Document.source_uri,
+                Document.title,
+                Chunk.text,
+                Chunk.heading_path,
+                Chunk.page,
+                Chunk.char_start,
+                Chunk.char_end,
+            )
             .join(Document, Document.id == Chunk.document_id)
             .join(Collection, Collection.id == Chunk.collection_id)
             .where(Chunk.id.in_([chunk_id for chunk_id, _, _ in ranked]))
         ).all()
-    by_id = {chunk.id: (chunk, document, name) for chunk, document, name in rows}
+    by_id = {row[0]: row for row in rows}
     hits: list[SearchHit] = []
     for chunk_id, score, retrievers in ranked:
-        if chunk_id not in by_id:
+        row = by_id.get(chunk_id)
+        if row is None:
             continue
-        chunk, document, collection_name = by_id[chunk_id]
+        _, document_id, collection, source_uri, title, text, heading_path, page, start, end = row
         hits.append(
             SearchHit(
                 rank=len(hits) + 1,
                 score=score,
-                chunk_id=chunk.id,
-                document_id=document.id,
-                collection=collection_name,
-                source_uri=document.source_uri,
-                title=document.title,
-                text=chunk.text or "",
-                heading_path=tuple(chunk.heading_path or ()),
-                page=chunk.page,
-                char_start=chunk.char_start,
-                char_end=chunk.char_end,
+                chunk_id=chunk_id,
+                document_id=document_id,
+                collection=collection,
+                source_uri=source_uri,
+                title=title,
+                text=text or "",
+                heading_path=tuple(heading_path or ()),
+                page=page,
+                char_start=start,
+                char_end=end,
                 retrievers=retrievers,
             )
         )

@@ -53,12 +53,13 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
         || echo "    could not install chromium; the browser test will say so"
 fi
 
-echo "==> checking the packaged embedding model and exporting it to ONNX (once)"
+echo "==> checking the packaged embedding model and exporting it to ONNX, fp32 and int8 (once)"
 "$VENV/bin/python" - <<'PY'
 from retriever.embedders.minilm import packaged_model_dir
-from retriever.embedders.onnx_export import ensure_export
+from retriever.embedders.onnx_export import ensure_export, ensure_quantized
 print(f"    embedder weights: {packaged_model_dir()}")
 print(f"    ONNX export: {ensure_export(packaged_model_dir())}")
+print(f"    int8 ONNX (minilm-int8): {ensure_quantized(packaged_model_dir())}")
 PY
 touch "$VENV/.citewise-installed"
 echo "==> ready: $VENV"

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from app.api.errors import ApiError
 from app.api.runtime import Runtime
@@ -14,20 +15,22 @@ from retriever.db.models import Collection
 from retriever.knowledge_base import KnowledgeBase
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async on purpose: FastAPI runs a plain function dependency on a worker thread, a thread
+    hop per request (and a wait for the GIL) to read an attribute."""
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_principal(
+async def get_principal(
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    """Without authentication everyone is unrestricted; with it, the key decides (a sync function,
-    so FastAPI runs its database lookup off the event loop)."""
+    """Without authentication everyone is unrestricted, decided on the event loop; with it, the
+    key decides, looked up on a worker thread (a database read never blocks the loop)."""
     if not runtime.settings.auth_enabled:
         return ANONYMOUS
     secret = x_api_key
@@ -41,7 +44,7 @@ def get_principal(
             "(create one with `citewise keys create`)",
             {"WWW-Authenticate": "Bearer"},
         )
-    principal = authenticate(runtime.kb, secret)
+    principal = await run_in_threadpool(authenticate, runtime.kb, secret)
     if principal is None:
         raise ApiError(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     return principal

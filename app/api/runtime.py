@@ -66,7 +66,7 @@ class Runtime:
         self._load_locks: dict[str, threading.Lock] = {}
         self._generator_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
-        self._refreshed_at = 0.0
+        self._refreshed_at = float("-inf")  # the first search looks
         self.opened = False
         self._warm = "not loaded"
 
@@ -110,8 +110,11 @@ class Runtime:
     def _index_size(self) -> float:
         return float(len(self.kb.index)) if self.opened else 0.0
 
-    def refresh(self, min_interval_s: float = 0.25) -> None:
-        """Follow the index the writers saved; checked at most every ``min_interval_s``."""
+    def refresh(self, min_interval_s: float | None = None) -> None:
+        """Follow the index the writers saved; checked at most every ``min_interval_s`` (default:
+        the ``index_refresh_seconds`` setting)."""
+        if min_interval_s is None:
+            min_interval_s = self.settings.index_refresh_seconds
         now = time.monotonic()
         if now - self._refreshed_at < min_interval_s:
             return

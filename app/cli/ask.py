@@ -10,6 +10,7 @@ from rich.console import Console
 
 from app.answering import Answer, AnswerPipeline
 from app.cli import answer_render
+from app.cli.common import console, current_settings, parse_choice, warn_about_index
 from app.services import build_answer_pipeline, build_generator, build_knowledge_base
 from app.settings import Settings
 from generator.base import Message
@@ -35,10 +36,9 @@ def open_pipeline(
     mode: str | None,
     k: int | None,
 ) -> AnswerPipeline:
-    from app.cli.main import _parse_choice, _warn_about_index
 
-    chosen = _parse_choice(mode or settings.search_mode, SearchMode, "search mode")
-    _warn_about_index(kb, kb.open())
+    chosen = parse_choice(mode or settings.search_mode, SearchMode, "search mode")
+    warn_about_index(kb, kb.open())
     generator = build_generator(settings, model)
     generator.warm_up()  # a missing or broken model is reported now, not after retrieval
     return build_answer_pipeline(
@@ -61,53 +61,51 @@ def answer_streamed(
     return final
 
 
-def register(app: typer.Typer, settings_of, console: Console) -> None:
-    @app.command()
-    def ask(
-        question: Annotated[str, typer.Argument(help="Your question.")],
-        collection: CollectionsOption = [],  # noqa: B006
-        model: ModelOption = None,
-        mode: ModeOption = None,
-        k: KOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        """Answer a question from your documents, citing the passages each sentence comes from."""
-        settings = settings_of()
-        with build_knowledge_base(settings) as kb:
-            pipeline = open_pipeline(settings, kb, collection, model, mode, k)
-            if as_json:
-                print(answer_render.answer_json(pipeline.ask(question)))
-            else:
-                answer_streamed(pipeline, console, question, [])
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    collection: CollectionsOption = [],  # noqa: B006
+    model: ModelOption = None,
+    mode: ModeOption = None,
+    k: KOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Answer a question from your documents, citing the passages each sentence comes from."""
+    settings = current_settings()
+    with build_knowledge_base(settings) as kb:
+        pipeline = open_pipeline(settings, kb, collection, model, mode, k)
+        if as_json:
+            print(answer_render.answer_json(pipeline.ask(question)))
+        else:
+            answer_streamed(pipeline, console, question, [])
 
-    @app.command()
-    def chat(
-        collection: CollectionsOption = [],  # noqa: B006
-        model: ModelOption = None,
-        mode: ModeOption = None,
-        k: KOption = None,
-        transcript: Annotated[
-            Path | None, typer.Option("--save", help="Write the conversation to this JSON file at the end.")
-        ] = None,
-    ) -> None:
-        """Ask follow-up questions; each one is understood in the context of the conversation."""
-        import json
 
-        settings = settings_of()
-        history: list[Message] = []
-        with build_knowledge_base(settings) as kb:
-            pipeline = open_pipeline(settings, kb, collection, model, mode, k)
-            console.print("[dim]Ask a question; an empty line or Ctrl-D ends the chat.[/]")
-            while True:
-                try:
-                    question = console.input("[bold]you>[/] ").strip()
-                except EOFError:
-                    break
-                if not question:
-                    break
-                console.print("[bold]citewise>[/] ", end="")
-                answer = answer_streamed(pipeline, console, question, history)
-                history += [Message("user", question), Message("assistant", answer.answer)]
-        if transcript is not None:
-            turns = [{"role": m.role, "content": m.content} for m in history]
-            transcript.write_text(json.dumps(turns, indent=2, ensure_ascii=False))
+def chat(
+    collection: CollectionsOption = [],  # noqa: B006
+    model: ModelOption = None,
+    mode: ModeOption = None,
+    k: KOption = None,
+    transcript: Annotated[
+        Path | None, typer.Option("--save", help="Write the conversation to this JSON file at the end.")
+    ] = None,
+) -> None:
+    """Ask follow-up questions; each one is understood in the context of the conversation."""
+    import json
+
+    settings = current_settings()
+    history: list[Message] = []
+    with build_knowledge_base(settings) as kb:
+        pipeline = open_pipeline(settings, kb, collection, model, mode, k)
+        console.print("[dim]Ask a question; an empty line or Ctrl-D ends the chat.[/]")
+        while True:
+            try:
+                question = console.input("[bold]you>[/] ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+            console.print("[bold]citewise>[/] ", end="")
+            answer = answer_streamed(pipeline, console, question, history)
+            history += [Message("user", question), Message("assistant", answer.answer)]
+    if transcript is not None:
+        turns = [{"role": m.role, "content": m.content} for m in history]
+        transcript.write_text(json.dumps(turns, indent=2, ensure_ascii=False))

@@ -6,6 +6,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
+from generator.base import GeneratorNotFoundError
 from generator.models import ModelCorruptError
 from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.discovery import MissingPathError
@@ -60,8 +61,8 @@ def describe(exc: BaseException) -> str:
 
 
 def exit_code(exc: BaseException) -> int:
-    if isinstance(exc, UnknownEmbedderError | ValidationError):
-        return 1  # configuration, not the command line
-    if isinstance(exc, UsageError | ValueError):
+    """2 for the command line's own mistakes (what the CLI validated, a model name it was given);
+    1 for everything else, including a ValueError from deeper down, which may well be a bug."""
+    if isinstance(exc, UsageError | GeneratorNotFoundError):
         return 2
     return 1

@@ -20,6 +20,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from app.cli import errors
+from app.cli.common import console, current_settings, warn_about_index
 from app.evaluation.metrics import METRICS, FloorError, check_floors, format_metric, parse_floor
 from app.evaluation.questions import EvalQuestion, QuestionFileError, load_questions
 from app.evaluation.records import expected, run_json, save_run, write_out
@@ -55,98 +56,85 @@ class EvalGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-def register(app: typer.Typer, settings_of, console: Console) -> None:
-    group = typer.Typer(
-        cls=EvalGroup,
-        no_args_is_help=True,
-        help="Score answers against a question file (`citewise eval QA_FILE -c C` is short for "
-        "`citewise eval run QA_FILE -c C`), or draft a question file.",
-    )
-    app.add_typer(group, name="eval")
-    _register_run(group, settings_of, console)
-    from app.cli import eval_calibrate, eval_draft
-
-    eval_draft.register(group, settings_of, console)
-    eval_calibrate.register(group, settings_of, console)
+group = typer.Typer(
+    cls=EvalGroup,
+    no_args_is_help=True,
+    help="Score answers against a question file (`citewise eval QA_FILE -c C` is short for "
+    "`citewise eval run QA_FILE -c C`), or draft a question file.",
+)
 
 
-def _register_run(group: typer.Typer, settings_of, console: Console) -> None:
-    @group.command(name="run")
-    def evaluate(
-        qa_file: Annotated[Path, typer.Argument(help="The question file (JSONL; docs/evaluation.md).")],
-        collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to answer from.")],
-        models: Annotated[
-            list[str],
-            typer.Option("--model", help="Compare this model (repeatable); default: the configured one."),
-        ] = [],  # noqa: B006
-        settings: Annotated[
-            list[str],
-            typer.Option(
-                "--set",
-                metavar="KEY=VALUE[,KEY=VALUE]",
-                help="An answer option (k, answer_tokens, min_retrieval_similarity…); each --set is one "
-                "more variant on top of the defaults, compared side by side (repeatable).",
-            ),
-        ] = [],  # noqa: B006
-        floors: Annotated[
-            list[str],
-            typer.Option(
-                "--fail-under", metavar="METRIC=VALUE", help="Exit 1 when a metric misses it (repeatable)."
-            ),
-        ] = [],  # noqa: B006
-        as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
-        out: Annotated[
-            Path | None,
-            typer.Option("--out", help="Write summary.json and questions.jsonl per variant here."),
-        ] = None,
-        limit: Annotated[
-            int | None, typer.Option("--limit", min=1, help="Only the first N questions.")
-        ] = None,
-        tag: Annotated[str | None, typer.Option("--tag", help="Only the questions with this tag.")] = None,
-    ) -> None:
-        """Score answers against a question file: metrics, failure classes, the failed questions."""
-        try:
-            questions = select(load_questions(qa_file), tag, limit)
-            variants = plan_variants(models, settings)
-            gate = [parse_floor(text) for text in floors]
-        except (QuestionFileError, SettingError, FloorError) as error:
-            raise errors.UsageError(str(error)) from error
-        if not questions:
-            raise errors.UsageError(f"no question in {qa_file} has the tag {tag!r}")
-        app_settings = settings_of()
-        context = {"question_file": str(qa_file), "tag": tag, "limit": limit}
-        err = Console(stderr=True)
-        with build_knowledge_base(app_settings) as kb:
-            from app.cli.main import _warn_about_index
-
-            _warn_about_index(kb, kb.open())
-            kb.collection(collection)  # a misspelt collection is an error, not 0 answers correct
-            runs, interrupted = _run_variants(app_settings, kb, collection, questions, variants, err, as_json)
-            for run in runs:
-                save_run(app_settings.data_dir, collection, run, **context)
-                if out is not None:
-                    write_out(out, run, collection=collection, **context)
-        failed = [] if interrupted else _failed_floors(runs, gate)
-        if as_json:
-            payload = {
-                "runs": [run_json(r, collection=collection, **context) for r in runs],
-                "failed": failed,
-            }
-            print(json.dumps(payload, indent=2, ensure_ascii=False))
-        elif runs:
-            print_report(console, runs)
-        if interrupted:
-            answered = sum(len(run.results) for run in runs)
-            err.print(
-                f"[yellow]interrupted[/]: {answered} of {len(questions) * len(variants)} answers "
-                f"({len(questions)} questions × {len(variants)} variants); the results above are "
-                "partial and no floor was checked"
-            )
-            raise SystemExit(INTERRUPTED)
-        if failed:
-            for line in failed:
-                err.print(f"[red]below the floor:[/] {escape(line)}", highlight=False)
-            raise typer.Exit(1)
+def evaluate(
+    qa_file: Annotated[Path, typer.Argument(help="The question file (JSONL; docs/evaluation.md).")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to answer from.")],
+    models: Annotated[
+        list[str],
+        typer.Option("--model", help="Compare this model (repeatable); default: the configured one."),
+    ] = [],  # noqa: B006
+    settings: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE[,KEY=VALUE]",
+            help="An answer option (k, answer_tokens, min_retrieval_similarity…); each --set is one "
+            "more variant on top of the defaults, compared side by side (repeatable).",
+        ),
+    ] = [],  # noqa: B006
+    floors: Annotated[
+        list[str],
+        typer.Option(
+            "--fail-under", metavar="METRIC=VALUE", help="Exit 1 when a metric misses it (repeatable)."
+        ),
+    ] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write summary.json and questions.jsonl per variant here."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only the questions with this tag.")] = None,
+) -> None:
+    """Score answers against a question file: metrics, failure classes, the failed questions."""
+    try:
+        questions = select(load_questions(qa_file), tag, limit)
+        variants = plan_variants(models, settings)
+        gate = [parse_floor(text) for text in floors]
+    except (QuestionFileError, SettingError, FloorError) as error:
+        raise errors.UsageError(str(error)) from error
+    if not questions:
+        raise errors.UsageError(f"no question in {qa_file} has the tag {tag!r}")
+    app_settings = current_settings()
+    context = {"question_file": str(qa_file), "tag": tag, "limit": limit}
+    err = Console(stderr=True)
+    with build_knowledge_base(app_settings) as kb:
+        warn_about_index(kb, kb.open())
+        kb.collection(collection)  # a misspelt collection is an error, not 0 answers correct
+        runs, interrupted = _run_variants(app_settings, kb, collection, questions, variants, err, as_json)
+        for run in runs:
+            save_run(app_settings.data_dir, collection, run, **context)
+            if out is not None:
+                write_out(out, run, collection=collection, **context)
+    failed = [] if interrupted else _failed_floors(runs, gate)
+    if as_json:
+        payload = {
+            "runs": [run_json(r, collection=collection, **context) for r in runs],
+            "failed": failed,
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif runs:
+        print_report(console, runs)
+    if interrupted:
+        answered = sum(len(run.results) for run in runs)
+        err.print(
+            f"[yellow]interrupted[/]: {answered} of {len(questions) * len(variants)} answers "
+            f"({len(questions)} questions × {len(variants)} variants); the results above are "
+            "partial and no floor was checked"
+        )
+        raise SystemExit(INTERRUPTED)
+    if failed:
+        for line in failed:
+            err.print(f"[red]below the floor:[/] {escape(line)}", highlight=False)
+        raise typer.Exit(1)
 
 
 def _run_variants(

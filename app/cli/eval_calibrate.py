@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.cli import errors
+from app.cli.common import console, current_settings, warn_about_index
 from app.evaluation.calibration import Calibrated, Thresholds, decline_grid, rescore, sweep
 from app.evaluation.metrics import format_metric, summarize
 from app.evaluation.questions import QuestionFileError, load_questions
@@ -36,64 +37,60 @@ HEADERS = ("correct", "F1", "abst. P", "abst. R", "abst. F1")  # COLUMNS, narrow
 MEASURING = {"decline_threshold": math.inf, "min_retrieval_similarity": 0.0}
 
 
-def register(group: typer.Typer, settings_of, console: Console) -> None:
-    @group.command(name="calibrate")
-    def calibrate(
-        qa_file: Annotated[Path, typer.Argument(help="The question file (JSONL; docs/evaluation.md).")],
-        collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to answer from.")],
-        tag: Annotated[
-            str | None, typer.Option("--tag", help="Only the questions with this tag (use your dev split).")
-        ] = None,
-        model: Annotated[
-            str | None, typer.Option("--model", help="The model to calibrate (default: the configured one).")
-        ] = None,
-        setting: Annotated[
-            str | None,
-            typer.Option("--set", metavar="KEY=VALUE[,KEY=VALUE]", help="Answer options to calibrate under."),
-        ] = None,
-        top: Annotated[int, typer.Option("--top", min=1, help="How many threshold pairs to show.")] = 8,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the pairs as JSON.")] = False,
-    ) -> None:
-        """Choose the abstention thresholds (decline probability, retrieval similarity) on dev questions."""
-        from app.cli.eval import run_with_progress
+def calibrate(
+    qa_file: Annotated[Path, typer.Argument(help="The question file (JSONL; docs/evaluation.md).")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to answer from.")],
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Only the questions with this tag (use your dev split).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="The model to calibrate (default: the configured one).")
+    ] = None,
+    setting: Annotated[
+        str | None,
+        typer.Option("--set", metavar="KEY=VALUE[,KEY=VALUE]", help="Answer options to calibrate under."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many threshold pairs to show.")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the pairs as JSON.")] = False,
+) -> None:
+    """Choose the abstention thresholds (decline probability, retrieval similarity) on dev questions."""
+    from app.cli.eval import run_with_progress
 
-        try:
-            questions = select(load_questions(qa_file), tag, None)
-            overrides = {**(parse_setting(setting) if setting else {}), **MEASURING}
-        except (QuestionFileError, SettingError) as error:
-            raise errors.UsageError(str(error)) from error
-        if not questions:
-            raise errors.UsageError(f"no question in {qa_file} has the tag {tag!r}")
-        settings = settings_of()
-        err = Console(stderr=True)
-        with build_knowledge_base(settings) as kb:
-            from app.cli.main import _warn_about_index
-
-            _warn_about_index(kb, kb.open())  # as `eval run` does: a stale index skews the thresholds
-            kb.collection(collection)
-            generator = build_generator(settings, model)
-            generator.warm_up()
-            base = build_answer_pipeline(
-                settings, kb, generator, filters=SearchFilters(collections=(collection,))
-            )
-            today = Thresholds(
-                _today(base.options.decline_threshold, generator), base.options.min_retrieval_similarity
-            )
-            variant = Variant(model or settings.generator, model, overrides)
-            run = run_with_progress(err, with_overrides(base, overrides), questions, variant, as_json)
-        if run.partial:
-            err.print("[yellow]interrupted[/]: nothing calibrated")
-            raise SystemExit(INTERRUPTED)
-        try:
-            ranked = sweep(run.results, decline_grid(run.results), SIMILARITIES)
-        except ValueError as error:
-            raise errors.UsageError(f"{variant.name}: {error} (this model cannot score a decline)") from error
-        current = rescore(run.results, today)
-        now = Calibrated(today, sum(1 for r in current if r.success), summarize(current))
-        if as_json:
-            print(json.dumps({"today": _json(now), "ranked": [_json(c) for c in ranked[:top]]}, indent=2))
-            return
-        _print(console, ranked[:top], now, len(run.results))
+    try:
+        questions = select(load_questions(qa_file), tag, None)
+        overrides = {**(parse_setting(setting) if setting else {}), **MEASURING}
+    except (QuestionFileError, SettingError) as error:
+        raise errors.UsageError(str(error)) from error
+    if not questions:
+        raise errors.UsageError(f"no question in {qa_file} has the tag {tag!r}")
+    settings = current_settings()
+    err = Console(stderr=True)
+    with build_knowledge_base(settings) as kb:
+        warn_about_index(kb, kb.open())  # as `eval run` does: a stale index skews the thresholds
+        kb.collection(collection)
+        generator = build_generator(settings, model)
+        generator.warm_up()
+        base = build_answer_pipeline(
+            settings, kb, generator, filters=SearchFilters(collections=(collection,))
+        )
+        today = Thresholds(
+            _today(base.options.decline_threshold, generator), base.options.min_retrieval_similarity
+        )
+        variant = Variant(model or settings.generator, model, overrides)
+        run = run_with_progress(err, with_overrides(base, overrides), questions, variant, as_json)
+    if run.partial:
+        err.print("[yellow]interrupted[/]: nothing calibrated")
+        raise SystemExit(INTERRUPTED)
+    try:
+        ranked = sweep(run.results, decline_grid(run.results), SIMILARITIES)
+    except ValueError as error:
+        raise errors.UsageError(f"{variant.name}: {error} (this model cannot score a decline)") from error
+    current = rescore(run.results, today)
+    now = Calibrated(today, sum(1 for r in current if r.success), summarize(current))
+    if as_json:
+        print(json.dumps({"today": _json(now), "ranked": [_json(c) for c in ranked[:top]]}, indent=2))
+        return
+    _print(console, ranked[:top], now, len(run.results))
 
 
 def _today(threshold: float | None, generator: object) -> float:

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from app.cli import errors
+from app.cli.common import console, current_settings, warn_about_index
 from app.services import build_answer_pipeline, build_generator, build_knowledge_base
 from retriever.knowledge_base import CollectionNotFoundError
 from retriever.search import SearchFilters
@@ -26,72 +27,64 @@ if TYPE_CHECKING:  # the drafting code loads the training stack: only when the c
 INTERRUPTED = 130
 
 
-def register(group: typer.Typer, settings_of, console: Console) -> None:
-    @group.command(name="draft")
-    def draft(
-        collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to draft from.")],
-        out: Annotated[Path, typer.Option("--out", help="The question file to write (JSONL).")],
-        count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many questions.")] = 50,
-        model: Annotated[
-            str | None,
-            typer.Option("--model", help="The model that writes them (default: the answer model)."),
-        ] = None,
-        unanswerable: Annotated[
-            int | None,
-            typer.Option(
-                "--unanswerable",
-                min=0,
-                help="How many of them the collection does not answer (default: 20%).",
-            ),
-        ] = None,
-        seed: Annotated[int, typer.Option("--seed", help="Which passages are sampled.")] = 0,
-        force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
-    ) -> None:
-        """Draft a question file from the collection's passages, to review before use.
+def draft(
+    collection: Annotated[str, typer.Option("--collection", "-c", help="The collection to draft from.")],
+    out: Annotated[Path, typer.Option("--out", help="The question file to write (JSONL).")],
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many questions.")] = 50,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="The model that writes them (default: the answer model)."),
+    ] = None,
+    unanswerable: Annotated[
+        int | None,
+        typer.Option(
+            "--unanswerable",
+            min=0,
+            help="How many of them the collection does not answer (default: 20%).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Which passages are sampled.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+) -> None:
+    """Draft a question file from the collection's passages, to review before use.
 
-        Questions whose short answer the model found verbatim in a passage, and on-topic questions
-        the collection does not answer (the model, shown what retrieval finds, declines)."""
-        from app.evaluation.draft import Drafter, collection_passages, default_unanswerable, write_drafts
+    Questions whose short answer the model found verbatim in a passage, and on-topic questions
+    the collection does not answer (the model, shown what retrieval finds, declines)."""
+    from app.evaluation.draft import Drafter, collection_passages, default_unanswerable, write_drafts
 
-        if out.exists() and not force:
-            raise errors.UsageError(f"{out} exists; pass --force to overwrite it")
-        unanswered = default_unanswerable(count) if unanswerable is None else unanswerable
-        if unanswered > count:
-            raise errors.UsageError(f"--unanswerable {unanswered} is more than -n {count}")
-        settings = settings_of()
-        err = Console(stderr=True)
-        with build_knowledge_base(settings) as kb:
-            from app.cli.main import _warn_about_index
-
-            _warn_about_index(kb, kb.open())
-            try:
-                passages = collection_passages(kb, collection)
-            except CollectionNotFoundError as error:
-                raise errors.UsageError(str(error)) from error
-            if not passages:
-                raise errors.UsageError(
-                    f"the collection {collection!r} has no passages: ingest documents first"
-                )
-            try:
-                teacher = build_generator(settings, model)
-                teacher.warm_up()
-            except KeyboardInterrupt:
-                err.print("[yellow]interrupted[/] while the model loaded: nothing drafted")
-                raise SystemExit(INTERRUPTED) from None
-            pipeline = build_answer_pipeline(
-                settings, kb, teacher, filters=SearchFilters(collections=(collection,))
-            )
-            drafts = _draft_with_progress(err, Drafter(teacher, pipeline), passages, count, unanswered, seed)
-        if drafts.questions:
-            write_drafts(out, drafts)
-        _print_summary(console, drafts, out, count)
-        if drafts.interrupted:
-            err.print(
-                f"[yellow]interrupted[/] after {drafts.tried} passages: the drafts kept so far are written"
-            )
-            raise SystemExit(INTERRUPTED)
-        if not drafts.questions:
-            raise typer.Exit(1)
+    if out.exists() and not force:
+        raise errors.UsageError(f"{out} exists; pass --force to overwrite it")
+    unanswered = default_unanswerable(count) if unanswerable is None else unanswerable
+    if unanswered > count:
+        raise errors.UsageError(f"--unanswerable {unanswered} is more than -n {count}")
+    settings = current_settings()
+    err = Console(stderr=True)
+    with build_knowledge_base(settings) as kb:
+        warn_about_index(kb, kb.open())
+        try:
+            passages = collection_passages(kb, collection)
+        except CollectionNotFoundError as error:
+            raise errors.UsageError(str(error)) from error
+        if not passages:
+            raise errors.UsageError(f"the collection {collection!r} has no passages: ingest documents first")
+        try:
+            teacher = build_generator(settings, model)
+            teacher.warm_up()
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/] while the model loaded: nothing drafted")
+            raise SystemExit(INTERRUPTED) from None
+        pipeline = build_answer_pipeline(
+            settings, kb, teacher, filters=SearchFilters(collections=(collection,))
+        )
+        drafts = _draft_with_progress(err, Drafter(teacher, pipeline), passages, count, unanswered, seed)
+    if drafts.questions:
+        write_drafts(out, drafts)
+    _print_summary(console, drafts, out, count)
+    if drafts.interrupted:
+        err.print(f"[yellow]interrupted[/] after {drafts.tried} passages: the drafts kept so far are written")
+        raise SystemExit(INTERRUPTED)
+    if not drafts.questions:
+        raise typer.Exit(1)
 
 
 def _draft_with_progress(

@@ -9,15 +9,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from app.cli import errors, render
+from app.cli import ask, errors, eval_calibrate, eval_draft, operations, queue, render, server, train
+from app.cli import eval as eval_cli
+from app.cli.common import (
+    CollectionOption,
+    console,
+    current_settings,
+    err_console,
+    parse_choice,
+    parse_meta,
+    warn_about_index,
+)
 from app.cli.jobs import recent_jobs
-from app.services import build_knowledge_base, build_pipeline
-from app.settings import Settings, get_settings, redact_url
-from retriever.consistency import ConsistencyReport
-from retriever.knowledge_base import KnowledgeBase
+from app.services import build_knowledge_base, build_pipeline, embedder_name
+from app.settings import redact_url
 
 app = typer.Typer(
     name="citewise",
@@ -26,14 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-CollectionOption = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")]
-
-
-def _settings() -> Settings:
-    return get_settings()
 
 
 @app.command()
@@ -79,7 +78,7 @@ def ingest(
     """Parse, chunk and embed documents; unchanged files are skipped, changed ones replaced."""
     from app.cli.progress import RichIngestProgress
 
-    settings = _settings()
+    settings = current_settings()
     if run_async:
         if include or exclude or sync or force or ray or follow_outside_links:
             raise errors.UsageError("--async takes paths and --collection only")
@@ -98,7 +97,7 @@ def ingest(
             RayOptions(
                 address=ray_address or os.environ.get("RAY_ADDRESS") or None,
                 workers=ray_workers,
-                embedder=settings.embedder,
+                embedder=embedder_name(settings),
                 chunk_tokens=settings.chunk_tokens,
                 chunk_overlap=settings.chunk_overlap,
             )
@@ -169,45 +168,29 @@ def search(
     from retriever.search import SearchFilters, SearchMode
     from retriever.search import search as run_search
 
-    settings = _settings()
+    if not query.strip():
+        raise errors.UsageError("the query is empty")
+    settings = current_settings()
     filters = SearchFilters(
         collections=tuple(collection),
         document_ids=tuple(document),
         source_prefix=str(Path(path_prefix).expanduser().resolve()) if path_prefix else None,
-        metadata=_parse_meta(meta),
+        metadata=parse_meta(meta),
     )
-    chosen = _parse_choice(mode or settings.search_mode, SearchMode, "search mode")
-    method = _parse_choice(fusion or settings.search_fusion, FusionMethod, "fusion")
+    chosen = parse_choice(mode or settings.search_mode, SearchMode, "search mode")
+    method = parse_choice(fusion or settings.search_fusion, FusionMethod, "fusion")
     weights = FusionWeights.from_dense_share(
         settings.search_dense_weight if dense_weight is None else dense_weight, method
     )
     with build_knowledge_base(settings) as kb:
         with task_progress(err_console, "repairing index") as repair:
             report = kb.open(repair_progress=repair)
-        _warn_about_index(kb, report)
+        warn_about_index(kb, report)
         hits = run_search(kb, query, k=k, mode=chosen, filters=filters, weights=weights, diversity=diversity)
     if as_json:
         print(render.hits_json(query, hits))
     else:
         render.print_hits(console, query, hits)
-
-
-def _parse_choice(value: str, choices: type, what: str) -> object:
-    try:
-        return choices(value)
-    except ValueError:
-        known = ", ".join(choice.value for choice in choices)
-        raise errors.UsageError(f"unknown {what} {value!r}; use one of: {known}") from None
-
-
-def _parse_meta(pairs: list[str]) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise errors.UsageError(f"--meta takes KEY=VALUE, not {pair!r}")
-        parsed[key] = value
-    return parsed
 
 
 @app.command()
@@ -219,17 +202,17 @@ def status(
     """Collections, document and chunk counts, and whether the index matches the database."""
     from app.cli.progress import task_progress
 
-    settings = _settings()
+    settings = current_settings()
     with build_knowledge_base(settings) as kb, task_progress(err_console, "repairing index") as repair:
         report = kb.open(repair_progress=repair)
-        _warn_about_index(kb, report)
+        warn_about_index(kb, report)
         stats = kb.collection_stats()
         recent = recent_jobs(kb, jobs) if jobs else []
     render.print_status(
         console,
         stats,
         report,
-        settings.embedder,
+        kb.embedder.name,
         redact_url(settings.resolved_database_url),
         kb.index_decision,
     )
@@ -250,7 +233,7 @@ def delete(
     """Delete documents, or a whole collection when only --collection is given."""
     from app.cli.deletion import delete_collection, delete_targets
 
-    settings = _settings()
+    settings = current_settings()
     if not targets and not collection:
         raise errors.UsageError("name documents to delete, or --collection NAME to delete a whole collection")
     with build_knowledge_base(settings) as kb:
@@ -272,37 +255,33 @@ def reindex() -> None:
     """Rebuild the vector index from the stored chunks with the configured embedder."""
     from app.cli.progress import task_progress
 
-    settings = _settings()
+    settings = current_settings()
     with build_knowledge_base(settings) as kb, task_progress(console, "reindex") as progress:
         kb.open(writable=True, rebuild=True, repair_progress=progress)
         count = len(kb.index)
-    console.print(f"Reindexed {count} chunks with embedder {settings.embedder!r}.")
+    console.print(f"Reindexed {count} chunks with embedder {kb.embedder.name!r}.")
 
 
-def _warn_about_index(kb: KnowledgeBase, report: ConsistencyReport) -> None:
-    if kb.load_problem:
-        err_console.print(f"[yellow]warning:[/] {escape(kb.load_problem)}", soft_wrap=True)
-    if not report.consistent:
-        err_console.print(
-            f"[yellow]warning:[/] the index is not in step with the database ({report.describe()}); "
-            "another citewise process is writing: results may miss its newest documents",
-            soft_wrap=True,
-        )
-
-
-from app.cli import ask as _ask  # noqa: E402  (registers ask and chat)
-from app.cli import eval as _eval  # noqa: E402  (registers eval)
-from app.cli import operations as _operations  # noqa: E402  (registers doctor, backup, restore)
-from app.cli import queue as _queue  # noqa: E402  (registers worker and jobs)
-from app.cli import server as _server  # noqa: E402  (registers serve, ui and keys)
-from app.cli import train as _train  # noqa: E402  (registers train)
-
-_ask.register(app, _settings, console)
-_eval.register(app, _settings, console)
-_server.register(app, _settings, console)
-_queue.register(app, _settings, console)
-_operations.register(app, _settings, console)
-_train.register(app, _settings, console)
+# Commands that live in their own modules, and the groups (eval, jobs, keys), wired up here: the
+# modules never import this one.
+for _command in (
+    ask.ask,
+    ask.chat,
+    operations.doctor,
+    operations.backup,
+    operations.restore,
+    queue.worker,
+    server.serve,
+    server.ui,
+    train.train,
+):
+    app.command()(_command)
+eval_cli.group.command(name="run")(eval_cli.evaluate)
+eval_cli.group.command(name="draft")(eval_draft.draft)
+eval_cli.group.command(name="calibrate")(eval_calibrate.calibrate)
+app.add_typer(eval_cli.group, name="eval")
+app.add_typer(queue.jobs, name="jobs")
+app.add_typer(server.keys, name="keys")
 
 
 def main() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from app.cli import errors
+from app.cli.common import console, current_settings
 from app.job_queue import IngestQueue, QueueUnavailableError, build_queue
 from app.services import build_knowledge_base
 from app.settings import Settings, redact_url
@@ -51,73 +51,71 @@ def enqueue_ingest(settings: Settings, paths: list[Path], collection: str | None
     return job_id
 
 
-def register(app: typer.Typer, settings_of, console: Console) -> None:
-    @app.command()
-    def worker(
-        burst: Annotated[bool, typer.Option("--burst", help="Stop once the queue is empty.")] = False,
-        maintenance_interval: Annotated[
-            int,
-            typer.Option(
-                min=1, help="Seconds between checks for jobs whose worker died (they are run again)."
-            ),
-        ] = 60,
-    ) -> None:
-        """Run queued ingest jobs (uploads, `ingest --async`) from CITEWISE_QUEUE_URL until stopped."""
-        settings = settings_of()
-        task_queue = require_queue(settings)
-        console.print(f"Citewise worker on {redact_url(task_queue.url)}, queue {task_queue.name!r}")
-        # RQ installs its own Ctrl-C/SIGTERM handlers (finish the job, then stop); put ours back after.
-        previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            task_queue.worker(maintenance_interval).work(burst=burst, with_scheduler=False)
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+def worker(
+    burst: Annotated[bool, typer.Option("--burst", help="Stop once the queue is empty.")] = False,
+    maintenance_interval: Annotated[
+        int,
+        typer.Option(min=1, help="Seconds between checks for jobs whose worker died (they are run again)."),
+    ] = 60,
+) -> None:
+    """Run queued ingest jobs (uploads, `ingest --async`) from CITEWISE_QUEUE_URL until stopped."""
+    settings = current_settings()
+    task_queue = require_queue(settings)
+    console.print(f"Citewise worker on {redact_url(task_queue.url)}, queue {task_queue.name!r}")
+    # RQ installs its own Ctrl-C/SIGTERM handlers (finish the job, then stop); put ours back after.
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        task_queue.worker(maintenance_interval).work(burst=burst, with_scheduler=False)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
-    jobs = typer.Typer(help="Ingest jobs: follow and cancel them.", no_args_is_help=True)
-    app.add_typer(jobs, name="jobs")
 
-    @jobs.command("show")
-    def show(
-        job_id: Annotated[int, typer.Argument(help="The job's id.")],
-        wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it finishes.")] = False,
-    ) -> None:
-        """A job's status and counts; with --wait, until it finishes (exit 1 unless it completed)."""
-        with build_knowledge_base(settings_of()) as kb:
-            kb.open()
-            while True:
-                with kb.session() as session:
-                    job = session.get(IngestJob, job_id)
-                if job is None:
-                    raise errors.NotFoundError(f"no job {job_id}")
-                counts = job.counts or {}
-                line = (
-                    f"job {job.id}: {job.status}, {counts.get('files', 0)} of "
-                    f"{counts.get('files_total', '?')} files, {counts.get('chunks_added', 0)} chunks added"
-                )
-                if not wait or job.status in FINISHED:
-                    break
-                console.print(line)
-                time.sleep(1.0)
-        console.print(line)
-        for error in job.errors or []:
-            console.print(f"  {error['path'] or '(job)'}: {error['reason']}", soft_wrap=True, highlight=False)
-        if wait and job.status != JobStatus.COMPLETED:
-            raise typer.Exit(1)
+jobs = typer.Typer(help="Ingest jobs: follow and cancel them.", no_args_is_help=True)
 
-    @jobs.command("cancel")
-    def cancel(job_id: Annotated[int, typer.Argument(help="The job's id.")]) -> None:
-        """Cancel a queued job, or stop a running one after its current batch (finished documents stay)."""
-        settings = settings_of()
-        with build_knowledge_base(settings) as kb:
-            kb.open()
-            status = cancel_job(kb, job_id)
-        if status is None:
-            raise errors.NotFoundError(f"no job {job_id}")
-        if status != JobStatus.CANCELLED:
-            console.print(f"Job {job_id} is already {status}; nothing to cancel.")
-            raise typer.Exit(1)
-        task_queue = build_queue(settings)
-        if task_queue is not None:
-            task_queue.discard(job_id)
-        console.print(f"Cancelled job {job_id}.")
+
+@jobs.command("show")
+def show(
+    job_id: Annotated[int, typer.Argument(help="The job's id.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it finishes.")] = False,
+) -> None:
+    """A job's status and counts; with --wait, until it finishes (exit 1 unless it completed)."""
+    with build_knowledge_base(current_settings()) as kb:
+        kb.open()
+        while True:
+            with kb.session() as session:
+                job = session.get(IngestJob, job_id)
+            if job is None:
+                raise errors.NotFoundError(f"no job {job_id}")
+            counts = job.counts or {}
+            line = (
+                f"job {job.id}: {job.status}, {counts.get('files', 0)} of "
+                f"{counts.get('files_total', '?')} files, {counts.get('chunks_added', 0)} chunks added"
+            )
+            if not wait or job.status in FINISHED:
+                break
+            console.print(line)
+            time.sleep(1.0)
+    console.print(line)
+    for error in job.errors or []:
+        console.print(f"  {error['path'] or '(job)'}: {error['reason']}", soft_wrap=True, highlight=False)
+    if wait and job.status != JobStatus.COMPLETED:
+        raise typer.Exit(1)
+
+
+@jobs.command("cancel")
+def cancel(job_id: Annotated[int, typer.Argument(help="The job's id.")]) -> None:
+    """Cancel a queued job, or stop a running one after its current batch (finished documents stay)."""
+    settings = current_settings()
+    with build_knowledge_base(settings) as kb:
+        kb.open()
+        status = cancel_job(kb, job_id)
+    if status is None:
+        raise errors.NotFoundError(f"no job {job_id}")
+    if status != JobStatus.CANCELLED:
+        console.print(f"Job {job_id} is already {status}; nothing to cancel.")
+        raise typer.Exit(1)
+    task_queue = build_queue(settings)
+    if task_queue is not None:
+        task_queue.discard(job_id)
+    console.print(f"Cancelled job {job_id}.")

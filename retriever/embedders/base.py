@@ -78,13 +78,15 @@ def create_embedder(name: str) -> Embedder:
 def _load_builtins() -> None:
     if "minilm-torch" not in _REGISTRY:
         from retriever.embedders.minilm import MiniLMEmbedder
-        from retriever.embedders.onnx_minilm import OnnxMiniLMEmbedder
+        from retriever.embedders.onnx_minilm import OnnxMiniLMEmbedder, OnnxMiniLMInt8Embedder
 
-        # One model, two runtimes, the same vectors: ONNX Runtime by default (2.37x the torch
-        # path's ingest rate, bench/results/ingest.md), torch by name.
+        # One model: fp32 on ONNX Runtime (the default) or torch, the same vectors and one name
+        # in the index; int8 on ONNX Runtime, other vectors and its own name, by choice (faster,
+        # but 0.019 nDCG@10 below fp32 on one set: bench/results/retrieval-embedders.md).
         register_embedder("minilm", OnnxMiniLMEmbedder)
         register_embedder("minilm-onnx", OnnxMiniLMEmbedder)
         register_embedder("minilm-torch", MiniLMEmbedder)
+        register_embedder("minilm-int8", OnnxMiniLMInt8Embedder)  # other vectors: its own name
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:

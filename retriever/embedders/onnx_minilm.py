@@ -55,6 +55,7 @@ class OnnxRunner:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), 384), dtype=np.float32)
         batches = [order[start : start + batch] for start in range(0, len(order), batch)]
+        batches.reverse()  # longest first: the threads finish together instead of one waiting out the last
 
         def run(chosen: list[int]) -> None:
             out[chosen] = self._run([encodings[i].ids for i in chosen])
@@ -86,16 +87,19 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
     """Registered as ``minilm`` where ONNX Runtime is installed; its ``name`` is the torch model's,
     since its vectors are the same (an index built with either serves the other)."""
 
+    texts_per_run = BATCH
+
     def __init__(
         self,
         model_dir: Path | None = None,
         batch_size: int = 64,
         cache_dir: Path | None = None,
         threads: int | None = None,
-        run_batch: int = BATCH,
+        run_batch: int | None = None,
     ) -> None:
         super().__init__(model_dir, batch_size)
-        self.run_batch = run_batch  # texts per ONNX run; ``batch_size`` is what callers hand over
+        # texts per ONNX run (``batch_size`` is what callers hand over)
+        self.run_batch = run_batch or self.texts_per_run
         self._cache_dir = cache_dir
         self._threads = threads or max(1, os.cpu_count() or 1)
         self._runner: OnnxRunner | None = None
@@ -106,12 +110,15 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         with self._lock:
             if self._runner is not None:
                 return
-            from retriever.embedders.onnx_export import ensure_export
-
-            graph = ensure_export(self.model_dir, self._cache_dir)
+            graph = self._graph()
             self._runner = OnnxRunner(
                 graph, self.model_dir / "tokenizer.json", threads=self._threads, max_tokens=self.max_tokens
             )
+
+    def _graph(self) -> Path:
+        from retriever.embedders.onnx_export import ensure_export
+
+        return ensure_export(self.model_dir, self._cache_dir)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -135,5 +142,31 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
                 self._queries.popitem(last=False)
         return vector.copy()
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (a benchmark timing the model, not the cache)."""
+        with self._queries_lock:
+            self._queries.clear()
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_documents(texts)
+
+
+class OnnxMiniLMInt8Embedder(OnnxMiniLMEmbedder):
+    """The same model with int8 weights: about twice as fast per text on a CPU with int8 dot
+    products (VNNI), at a small cost in fidelity (cosine 0.993 to the fp32 vectors on average).
+    Its vectors differ, so it has its own name: an index built with either refuses the other
+    until ``citewise reindex``.
+
+    Each text runs alone. Dynamic quantisation picks one activation scale per run from the whole
+    (batch, tokens, hidden) tensor, so in a batch a text's vector would depend on its neighbours
+    and their padding: the same passage embedded twice moved by up to 0.02 nDCG@10 between runs.
+    Alone, a text always gets the same vector, the one its query would get."""
+
+    name = "minilm-int8"
+
+    texts_per_run = 1
+
+    def _graph(self) -> Path:
+        from retriever.embedders.onnx_export import ensure_quantized
+
+        return ensure_quantized(self.model_dir, self._cache_dir)

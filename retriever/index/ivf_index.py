@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import faiss
 import numpy as np
 
-from retriever.index.vector_index import VectorIndex, as_ids
+from retriever.index.vector_index import VectorIndex, as_ids, set_openmp_threads_for
 
 
 class IvfVectorIndex(VectorIndex):
@@ -103,6 +103,7 @@ class IvfVectorIndex(VectorIndex):
             nprobe = min(self.nlist, math.ceil(self.nprobe / fraction))
             selector = faiss.IDSelectorBatch(as_ids(allowed_ids))
         params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+        set_openmp_threads_for(len(queries))
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 import faiss
@@ -12,6 +13,27 @@ def as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(
         np.fromiter(ids, dtype=np.int64) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64
     )
+
+
+_openmp = threading.local()
+
+
+def set_openmp_threads_for(rows: int) -> None:
+    """A single query runs on the calling thread alone. FAISS gains nothing from OpenMP for one
+    row, but the pool's threads spin after every search: at 20 concurrent searches that doubled
+    FAISS's CPU (0.75 -> 0.33 ms at 10k vectors). OpenMP's setting belongs to the calling thread,
+    so other threads keep theirs, and a thread that goes back to many rows gets its own back.
+    The setting changes only when the kind of search does: each call into FAISS lets go of the
+    GIL, and a busy server waits to get it back."""
+    single = rows == 1
+    current = getattr(_openmp, "single", None)
+    if current is None and not single:
+        _openmp.single = False
+    elif current is not single:
+        if single:
+            _openmp.saved = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1 if single else _openmp.saved)
+        _openmp.single = single
 
 
 class VectorIndex:
@@ -108,5 +130,6 @@ class VectorIndex:
                 empty = np.full((len(queries), k), -1, dtype=np.int64)
                 return np.zeros(empty.shape, dtype=np.float32), empty
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(as_ids(allowed_ids)))
+        set_openmp_threads_for(len(queries))
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids

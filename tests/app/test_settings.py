@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from app.services import build_embedder, embedder_name
 from app.settings import Settings
 
 
@@ -49,3 +51,32 @@ def test_nonsense_values_are_rejected(monkeypatch, name, value) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def _index_built_with(settings: Settings, embedder: str) -> None:
+    settings.index_dir.mkdir(parents=True)
+    manifest = {"embedder": embedder, "dimension": 384, "count": 0, "database_uid": "x", "generation": 0}
+    (settings.index_dir / "manifest.json").write_text(json.dumps(manifest | {"index_file": "i.faiss"}))
+
+
+def test_a_new_knowledge_base_gets_the_default_embedder_and_an_existing_one_keeps_its_own(tmp_path) -> None:
+    fresh = Settings(data_dir=tmp_path / "new")
+    assert embedder_name(fresh) == "minilm"
+    old = Settings(data_dir=tmp_path / "old")
+    _index_built_with(old, "minilm-int8")  # `CITEWISE_EMBEDDER=minilm-int8 citewise reindex` once
+    assert embedder_name(old) == "minilm-int8" and build_embedder(old).name == "minilm-int8"
+
+
+def test_an_embedder_the_user_chose_wins_over_the_index(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("CITEWISE_EMBEDDER", "minilm")
+    settings = Settings(data_dir=tmp_path)
+    _index_built_with(settings, "minilm-int8")
+    assert embedder_name(settings) == "minilm"  # opening then asks for `citewise reindex`
+
+
+def test_an_index_of_an_unknown_or_unreadable_embedder_leaves_the_default(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    _index_built_with(settings, "someone-elses-model")
+    assert embedder_name(settings) == "minilm"
+    (settings.index_dir / "manifest.json").write_text("{not json")
+    assert embedder_name(settings) == "minilm"  # opening the knowledge base reports the damage

@@ -11,10 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.services import build_pipeline
+from app.settings import Settings
 from retriever.embedders import onnx_export
 from retriever.embedders.base import create_embedder
 from retriever.embedders.minilm import packaged_model_dir
-from retriever.embedders.onnx_minilm import OnnxMiniLMEmbedder
+from retriever.embedders.onnx_minilm import OnnxMiniLMEmbedder, OnnxMiniLMInt8Embedder
+from retriever.knowledge_base import IndexMismatchError, KnowledgeBase
+from retriever.search import search
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,14 +91,13 @@ import sys
 from fastapi.testclient import TestClient
 from app.api.main import create_app
 from app.settings import Settings
-settings = Settings(data_dir={str(tmp_path / "data")!r}, generator="extractive")  # the default embedder
+settings = Settings(data_dir={str(tmp_path / "data")!r}, generator="extractive", index_refresh_seconds=0)
 with TestClient(create_app(settings)) as client:
     files = [("files", ("a.md", b"# Backups\\n\\nBackups run nightly at two."))]
     job = client.post("/v1/documents", files=files, data={{"collection": "ops"}}).json()["job_id"]
     import time
     while client.get(f"/v1/jobs/{{job}}").json()["status"] in ("queued", "running"):
         time.sleep(0.05)
-    time.sleep(0.3)
     hits = client.post("/v1/search", json={{"query": "when do backups run"}}).json()["hits"]
     assert hits and hits[0]["source_uri"].endswith("a.md"), hits
     answer = client.post("/v1/ask", json={{"question": "When do backups run?"}}).json()
@@ -112,3 +115,40 @@ print("torch" in sys.modules)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_int8_embedder_is_close_but_its_own_vector_space(onnx, cache) -> None:
+    int8 = OnnxMiniLMInt8Embedder(cache_dir=cache)
+    texts = guide_paragraphs()
+    cosine = (int8.embed_documents(texts) * onnx.embed_documents(texts)).sum(axis=1)
+    assert cosine.mean() >= 0.98 and cosine.min() >= onnx_export.MIN_INT8_COSINE
+    assert int8.name == "minilm-int8" != onnx.name  # other vectors: an index records which
+    path = onnx_export.quantized_path(packaged_model_dir(), cache)
+    assert (
+        onnx_export.is_valid(path)
+        and path.stat().st_size < onnx_export.export_path(packaged_model_dir(), cache).stat().st_size / 3
+    )  # int8 weights: a quarter of the bytes
+    # a text's vector never depends on what it is embedded with (one activation scale per run)
+    alone = int8.embed_documents([texts[0]])[0]
+    np.testing.assert_array_equal(int8.embed_documents([texts[0], texts[-1] * 3])[0], alone)
+    np.testing.assert_allclose(int8.embed_query(texts[0]), alone, atol=1e-6)
+    path.write_bytes(b"not a graph")  # damaged: made again from the fp32 export
+    assert onnx_export.ensure_quantized(packaged_model_dir(), cache) == path and onnx_export.is_valid(path)
+
+
+def test_an_int8_index_refuses_fp32_queries_until_reindexed(onnx, cache, tmp_path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ops.md").write_text("# Backups\n\nBackups run nightly at two.\n")
+    settings = Settings(data_dir=tmp_path / "data")
+    with KnowledgeBase(
+        settings.resolved_database_url, settings.index_dir, OnnxMiniLMInt8Embedder(cache_dir=cache)
+    ) as kb:
+        kb.open(writable=True)
+        build_pipeline(settings, kb).run([tmp_path / "docs"])
+    kb = KnowledgeBase(settings.resolved_database_url, settings.index_dir, onnx)
+    with kb, pytest.raises(IndexMismatchError, match=r"'minilm-int8'.*citewise reindex"):
+        kb.open()
+    with KnowledgeBase(settings.resolved_database_url, settings.index_dir, onnx) as kb:
+        kb.open(writable=True, rebuild=True)  # what `citewise reindex` does
+        hits = search(kb, "when do backups run", k=1)
+        assert hits and "nightly" in hits[0].text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -150,3 +151,25 @@ def test_tiny_or_empty_indexes_never_break_the_factory(count) -> None:
     index = exact_index(clustered(max(count, 1))[:count])
     chosen, decision = choose_index(index, IndexPolicy(approximate_above=1))
     assert len(chosen) == count and decision.kind in {EXACT, APPROXIMATE}
+
+
+def test_a_single_query_runs_faiss_on_one_thread_and_many_get_the_pool_back() -> None:
+    import faiss
+
+    index = VectorIndex(32)
+    vectors = clustered(200, seed=2)
+    index.add(np.arange(200), vectors)
+    pool = faiss.omp_get_max_threads()
+    seen: dict[str, int] = {}
+
+    def elsewhere() -> None:
+        seen["other thread"] = faiss.omp_get_max_threads()
+
+    index.search(vectors[:1], 5)
+    assert faiss.omp_get_max_threads() == 1  # no pool spinning after each search
+    worker = threading.Thread(target=elsewhere)
+    worker.start()
+    worker.join()
+    assert seen["other thread"] == pool  # the setting is this thread's own
+    _, ids = index.search(vectors[:4], 5)
+    assert faiss.omp_get_max_threads() == pool and ids[:, 0].tolist() == [0, 1, 2, 3]

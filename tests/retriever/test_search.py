@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -84,6 +85,10 @@ def test_keyword_index_is_saved_and_reused_until_the_database_moves_on(make_kb, 
     assert reader.sparse_index() is not None
     assert reader.sparse_store.read_manifest() == manifest  # loaded from disk, not rebuilt
     assert search(reader, "vacation", k=1, mode="sparse")[0].source_uri == "/hr/leave.md"
+    scores = reader.sparse_index()._model.scores
+    # still mapped from disk, but as plain arrays (np.memmap runs Python code on every slice)
+    assert not any(isinstance(value, np.memmap) for value in scores.values())
+    assert any(isinstance(value, np.ndarray) and value.base is not None for value in scores.values())
 
 
 def test_near_duplicate_passages_collapse_into_the_best_hit(make_kb) -> None:

@@ -41,6 +41,7 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: 
         "embedder": HashingEmbedder.name,
         "generator": COPIER,
         "min_retrieval_similarity": 0.0,
+        "index_refresh_seconds": 0.0,  # a search sees what was saved before it: no waiting in tests
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -93,8 +94,6 @@ def ingest(
     assert response.status_code == 202, response.text
     job = wait_for_job(client, response.json()["job_id"], **headers)
     assert job["status"] == "completed", job
-    # The reader follows the writer's save; give the refresh interval a chance to pass.
-    time.sleep(0.3)
     return job
 
 

@@ -3,8 +3,6 @@ the reader following a CLI ingest without a restart."""
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import text
 
 from app.api.runtime import Runtime
@@ -52,8 +50,8 @@ def test_metrics_count_requests_by_route_template(guide) -> None:
     assert "citewise_index_vectors" in text and "citewise_generation_queue_depth" in text
 
 
-def test_the_api_follows_a_cli_ingest_without_restarting(client, tmp_path) -> None:
-    assert client.post("/v1/search", json={"query": "nightly backup"}).json()["hits"] == []
+def ingest_in_another_process(client, tmp_path) -> None:
+    """What `citewise ingest` does beside a running API: its own writer on the same data."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "backup.md").write_text(BACKUP)
@@ -61,9 +59,24 @@ def test_the_api_follows_a_cli_ingest_without_restarting(client, tmp_path) -> No
     with build_knowledge_base(settings, client.app.state.runtime.embedder) as writer:
         writer.open(writable=True)
         build_pipeline(settings, writer, collection="ops").run([folder])
-    time.sleep(0.3)
+
+
+def test_the_api_follows_a_cli_ingest_without_restarting(client, tmp_path) -> None:
+    assert client.post("/v1/search", json={"query": "nightly backup"}).json()["hits"] == []
+    ingest_in_another_process(client, tmp_path)
     hits = client.post("/v1/search", json={"query": "nightly backup archive"}).json()["hits"]
     assert hits and hits[0]["collection"] == "ops"
+
+
+def test_searches_look_for_a_new_index_as_often_as_the_setting_says(make_client, tmp_path) -> None:
+    client = make_client(index_refresh_seconds=60.0)
+    # dense: the vector index is what a reader reloads (keyword search reads the database as it is)
+    search = {"query": "nightly backup archive", "mode": "dense"}
+    assert client.post("/v1/search", json=search).json()["hits"] == []  # looked now: next in 60 s
+    ingest_in_another_process(client, tmp_path)
+    assert client.post("/v1/search", json=search).json()["hits"] == []  # not looked again yet
+    client.get("/readyz")  # readiness always looks (its verdict here: models not loaded yet)
+    assert client.post("/v1/search", json=search).json()["hits"][0]["collection"] == "ops"
 
 
 def test_jobs_queued_before_a_restart_run_after_it(tmp_path) -> None:

@@ -22,8 +22,7 @@ def wait_for(client: CitewiseClient, job_id: int) -> dict:
     while time.monotonic() < deadline:
         job = client.job(job_id)
         if job["status"] not in ("queued", "running"):
-            time.sleep(0.3)  # let the reader pick up the saved index
-            return job
+            return job  # the API refreshes its index before every search here (interval 0)
         time.sleep(0.05)
     raise AssertionError("the ingest job did not finish")
 
