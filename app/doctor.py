@@ -91,7 +91,7 @@ def _generator(settings: Settings) -> Check:
                     "answer model", FAIL, f"{spec}: {directory} lacks {', '.join(missing)} (train it first)"
                 )
             return Check("answer model", OK, f"{spec}: trained model in {directory}")
-        from generator.base import create_generator
+        from generator.registry import create_generator
 
         create_generator(spec)  # registry names and module:factory specs resolve here
         return Check("answer model", OK, f"{spec} (no model file to check)")
@@ -103,7 +103,7 @@ def _database(settings: Settings, lock: contextlib.ExitStack) -> tuple[Knowledge
     """Open a reader; the writer lock is held meanwhile when it is free, so opening never repairs
     anything (doctor only looks). The flag says whether another process is writing."""
     from app.services import build_knowledge_base, embedder_name
-    from retriever.embedders.base import create_embedder
+    from retriever.embedders.registry import create_embedder
     from retriever.index.persistence import IndexLockedError
 
     url = redact_url(settings.resolved_database_url)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import warnings
+import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.answering import AnswerOptions, AnswerPipeline
 from app.settings import Settings
-from generator.base import Generator, create_generator
+from generator.base import Generator
 from generator.models import DEFAULT_MODEL
 from generator.models import ModelNotInstalledError as GeneratorModelMissing
+from generator.registry import create_generator
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline, Preparer
-from retriever.embedders.base import Embedder, available_embedders, create_embedder
+from retriever.embedders.base import Embedder
+from retriever.embedders.registry import available_embedders, create_embedder
 from retriever.fusion import FusionWeights
 from retriever.index.factory import IndexPolicy
 from retriever.index.persistence import IndexCorruptError, IndexStore
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode
+
+logger = logging.getLogger(__name__)
 
 
 def embedder_name(settings: Settings) -> str:
@@ -81,17 +85,39 @@ def build_pipeline(
     return IngestPipeline(kb, chunker, options, preparer)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelFallback:
+    """The default answer model could not be loaded, and the extractive backend answers instead."""
+
+    wanted: str
+    reason: str
+
+    def describe(self) -> str:
+        return (
+            f"the answer model {self.wanted} is not installed ({self.reason}); answering with the "
+            "extractive backend instead (sentences copied from the passages, no language model)"
+        )
+
+
+def fallback_of(generator: Generator) -> ModelFallback | None:
+    """Why ``generator`` stands in for the configured model, if it does."""
+    return getattr(generator, "citewise_fallback", None)
+
+
 def build_generator(settings: Settings, spec: str | None = None) -> Generator:
     """The configured answer model. When the default model's packages are missing, fall back to the
-    extractive backend (no model needed) and say so; a model the user asked for must exist."""
+    extractive backend (no model needed) and record why (``fallback_of``: the CLI, /readyz and the
+    UI say so); a model the user asked for must exist."""
     chosen = spec or settings.generator
     generator = create_generator(chosen, cache_dir=settings.data_dir / "models")
     if spec is None and chosen == DEFAULT_MODEL:
         try:
             generator.warm_up()
         except GeneratorModelMissing as exc:
-            warnings.warn(f"{exc}; answering with the extractive backend instead", stacklevel=2)
+            fallback = ModelFallback(chosen, str(exc))
+            logger.warning("%s", fallback.describe())
             generator = create_generator("extractive")
+            generator.citewise_fallback = fallback  # type: ignore[attr-defined]
     return generator
 
 

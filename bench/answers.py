@@ -41,9 +41,9 @@ from app.services import build_answer_pipeline, build_knowledge_base, build_pipe
 from app.settings import Settings  # noqa: E402
 from bench.answer_speed import RecordingGenerator, speed_report  # noqa: E402
 from bench.data import CACHE, RESULTS, disfl_qa_examples, split_example, write_results  # noqa: E402
-from generator.base import create_generator  # noqa: E402
 from generator.llamacpp import default_cache_dir  # noqa: E402
 from generator.models import BUILTIN_MODELS  # noqa: E402
+from generator.registry import create_generator  # noqa: E402
 
 DEV_QUESTIONS = 300  # held out for tuning prompts and thresholds; never in the reported sample
 COLUMNS = ("answer_correct", "token_f1", "abstention_f1", "abstention_precision", "abstention_recall",

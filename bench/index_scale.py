@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.data import CACHE, doc_sentences, python_faq, write_results  # noqa: E402
-from retriever.embedders.base import create_embedder  # noqa: E402
+from retriever.embedders.registry import create_embedder  # noqa: E402
 from retriever.index.factory import IndexPolicy, choose_index, exact_top_k, recall_at_k  # noqa: E402
 from retriever.index.vector_index import VectorIndex  # noqa: E402
 

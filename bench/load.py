@@ -45,7 +45,7 @@ from app.settings import Settings  # noqa: E402
 from bench.data import CACHE, doc_sentences, python_faq, write_results  # noqa: E402
 from bench.index_scale import real_embeddings  # noqa: E402
 from bench.search_scale import fill  # noqa: E402
-from retriever.embedders.base import create_embedder  # noqa: E402
+from retriever.embedders.registry import create_embedder  # noqa: E402
 from tests.live_api import free_port, wait_for_http  # noqa: E402
 
 FAKE_MODEL = "tests.fake_generators:passage_copier"

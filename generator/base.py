@@ -1,4 +1,4 @@
-"""The generator protocol every backend implements, and the registry that builds them by name.
+"""The generator protocol every backend implements (``registry.py`` builds them by name).
 
 Backends are cheap to construct and load their model in ``warm_up`` (or on first use), so the CLI,
 the API and tests can create them freely. A spec names a backend and, optionally, a model:
@@ -14,10 +14,8 @@ the API and tests can create them freely. A spec names a backend and, optionally
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
@@ -111,54 +109,3 @@ class PromptTooLongError(ValueError):
     def __init__(self, message: str, *, tokens: int, limit: int) -> None:
         super().__init__(message)
         self.tokens, self.limit = tokens, limit
-
-
-# A factory receives the model part of the spec ("" if none) and the caller's options (for example
-# ``cache_dir`` for joined model files, ``context_window``, ``threads``); it ignores what it does not use.
-GeneratorFactory = Callable[..., Generator]
-_REGISTRY: dict[str, GeneratorFactory] = {}
-
-
-def register_generator(backend: str, factory: GeneratorFactory) -> None:
-    _REGISTRY[backend] = factory
-
-
-def registered_backends() -> list[str]:
-    _load_builtin_backends()
-    return sorted(_REGISTRY)
-
-
-def create_generator(spec: str, **options: object) -> Generator:
-    """Build a generator from a spec (see the module docstring); nothing heavy is loaded yet."""
-    spec = spec.strip()
-    if not spec:
-        raise GeneratorNotFoundError("no generator given")
-    _load_builtin_backends()
-    backend, _, model = spec.partition(":")
-    if backend in _REGISTRY:
-        return _REGISTRY[backend](model, **options)
-    from generator.models import BUILTIN_MODELS
-
-    if spec in BUILTIN_MODELS or spec.endswith(".gguf") or Path(spec).suffix == ".gguf":
-        return _REGISTRY["llamacpp"](spec, **options)
-    if model and "." in backend:
-        try:
-            module = importlib.import_module(backend)
-        except ImportError as exc:
-            raise GeneratorNotFoundError(f"cannot import generator module {backend!r}: {exc}") from exc
-        factory = getattr(module, model, None)
-        if not callable(factory):
-            raise GeneratorNotFoundError(f"{backend!r} has no generator factory {model!r}")
-        return factory(**options)
-    known = ", ".join([*sorted(_REGISTRY), *sorted(BUILTIN_MODELS)])
-    raise GeneratorNotFoundError(
-        f"unknown generator {spec!r}; use one of: {known}, a .gguf path, or module:factory"
-    )
-
-
-def _load_builtin_backends() -> None:
-    """Register the built-in backends on first use (their modules import nothing heavy)."""
-    import generator.extractive
-    import generator.gpt.backend
-    import generator.llamacpp
-    import generator.transformers_backend  # noqa: F401

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
-from generator.base import Generation, GenerationOptions, Message, register_generator
+from generator.base import Generation, GenerationOptions, Message
 from generator.citations import content_words, sentence_spans
 from generator.prompt import NOT_IN_DOCUMENTS, parse_messages
 
@@ -67,6 +67,3 @@ class ExtractiveGenerator:
 
 def _as_sentence(text: str) -> str:
     return text.rstrip(" .!?;:")
-
-
-register_generator("extractive", ExtractiveGenerator)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from generator.base import Generation, GenerationOptions, Message, PromptTooLongError, register_generator
+from generator.base import Generation, GenerationOptions, Message, PromptTooLongError
 from generator.gpt.copying import TokenBytes
 from generator.llamacpp_copy import CopyProcessor, token_bytes
 from generator.models import BUILTIN_MODELS, DEFAULT_MODEL, resolve_model_file
@@ -244,6 +244,3 @@ def _token_text(llm: Any, token: int) -> str:
 
 def _as_dicts(messages: Sequence[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
-
-
-register_generator("llamacpp", LlamaCppGenerator)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from generator.base import Generation, GenerationOptions, Message, register_generator
+from generator.base import Generation, GenerationOptions, Message
 
 
 class TransformersGenerator:
@@ -149,6 +149,3 @@ def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
     for stop in stops:
         text = text.split(stop, 1)[0]
     return text
-
-
-register_generator("transformers", TransformersGenerator)

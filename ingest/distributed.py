@@ -115,7 +115,7 @@ class PrepareAndEmbed:
         max_file_bytes: int,
         force: bool,
     ) -> None:
-        from retriever.embedders.base import create_embedder
+        from retriever.embedders.registry import create_embedder
 
         self.embedder = create_embedder(embedder)
         self.chunker = Chunker(self.embedder.count_tokens, chunk_tokens, chunk_overlap)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from generator.base import Generation, GenerationOptions, Message, register_generator
+from generator.base import Generation, GenerationOptions, Message
+from generator.registry import register_generator
 
 
 class ScriptedGenerator:

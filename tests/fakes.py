@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retriever.embedders.base import normalize_rows, register_embedder
+from retriever.embedders.base import normalize_rows
+from retriever.embedders.registry import register_embedder
 
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -19,7 +19,13 @@ from app.api.jobs import JobRunner
 from app.api.metrics import ApiMetrics
 from app.api.pool import BoundedPool
 from app.job_queue import build_queue
-from app.services import build_answer_pipeline, build_embedder, build_generator, build_knowledge_base
+from app.services import (
+    build_answer_pipeline,
+    build_embedder,
+    build_generator,
+    build_knowledge_base,
+    fallback_of,
+)
 from app.settings import Settings
 from generator.base import Generator, GeneratorNotFoundError
 from generator.models import ModelNotInstalledError
@@ -99,6 +105,17 @@ class Runtime:
 
     def warm_state(self) -> str:
         return self._warm
+
+    def answer_model(self) -> dict[str, str | None]:
+        """The default answer model as configured and as served (known once it is loaded); a
+        fallback to the extractive backend is said here, not only in the log."""
+        loaded = self._generators.get("")
+        fallback = fallback_of(loaded) if loaded is not None else None
+        return {
+            "configured": self.settings.generator,
+            "serving": loaded.name if loaded is not None else None,
+            "fallback": fallback.describe() if fallback is not None else None,
+        }
 
     def close(self) -> None:
         self.jobs.stop()

@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from app.answering import Answer, AnswerPipeline
 from app.cli import answer_render
-from app.cli.common import console, current_settings, parse_choice, warn_about_index
-from app.services import build_answer_pipeline, build_generator, build_knowledge_base
+from app.cli.common import console, current_settings, err_console, parse_choice, warn_about_index
+from app.services import build_answer_pipeline, build_generator, build_knowledge_base, fallback_of
 from app.settings import Settings
 from generator.base import Message
 from retriever.knowledge_base import KnowledgeBase
@@ -41,6 +42,9 @@ def open_pipeline(
     warn_about_index(kb, kb.open())
     generator = build_generator(settings, model)
     generator.warm_up()  # a missing or broken model is reported now, not after retrieval
+    fallback = fallback_of(generator)
+    if fallback is not None:
+        err_console.print(f"[yellow]warning:[/] {escape(fallback.describe())}", soft_wrap=True)
     return build_answer_pipeline(
         settings, kb, generator, k=k, mode=chosen, filters=SearchFilters(collections=tuple(collection))
     )

@@ -10,8 +10,8 @@ from generator.base import GeneratorNotFoundError
 from generator.models import ModelCorruptError
 from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.discovery import MissingPathError
-from retriever.embedders.base import UnknownEmbedderError
 from retriever.embedders.minilm import ModelNotInstalledError
+from retriever.embedders.registry import UnknownEmbedderError
 from retriever.index.persistence import IndexLockedError
 from retriever.knowledge_base import CollectionNotFoundError, IndexMismatchError
 

@@ -52,6 +52,14 @@ class CitewiseClient:
         except httpx.HTTPError:
             return False
 
+    def readiness(self) -> dict[str, Any]:
+        """What /readyz reports (its body is the same whether it answers 200 or 503)."""
+        try:
+            response = self._http.get("/readyz", timeout=10)
+        except httpx.HTTPError as exc:
+            raise ApiProblem(f"cannot reach the Citewise API at {self.base_url} ({exc})") from exc
+        return response.json()
+
     def models(self) -> list[str]:
         return [m["id"] for m in self._call("GET", "/v1/models")["data"]]
 

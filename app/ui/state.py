@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import time
 from typing import Any
 
 import streamlit as st
 
-from app.ui.client import CitewiseClient
+from app.settings import get_settings
+from app.ui.client import ApiProblem, CitewiseClient
 
 SERVER_DEFAULT = "server default"
 DEFAULTS: dict[str, Any] = {
@@ -25,7 +26,7 @@ def init() -> None:
     not shown (Streamlit forgets the state of widgets that were not rendered in a run)."""
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, list(value) if isinstance(value, list) else value)
-    st.session_state.setdefault("api_url", os.environ.get("CITEWISE_API_URL", "http://127.0.0.1:8000"))
+    st.session_state.setdefault("api_url", get_settings().api_url)  # environment, then .env
     for key in (*DEFAULTS, "api_url"):
         st.session_state[key] = st.session_state[key]
 
@@ -62,3 +63,20 @@ def history_turns() -> list[dict[str, str]]:
             {"role": "assistant", "content": turn["answer"]["answer"]},
         ]
     return turns
+
+
+def model_warning() -> str | None:
+    """The server's note when it answers with a stand-in for its configured model (looked up once
+    a minute per session: the model does not change while the server runs)."""
+    now = time.monotonic()
+    cached = st.session_state.get("_model_note")
+    if cached is not None and now - cached[0] < 60:
+        return cached[1]
+    try:
+        model = client().readiness().get("answer_model") or {}
+    except (ApiProblem, ValueError):
+        return None  # an unreachable API is reported where a request fails
+    note = model.get("fallback")
+    if model.get("serving"):  # known once the server has loaded it; until then, ask again
+        st.session_state["_model_note"] = (now, note)
+    return note

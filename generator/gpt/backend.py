@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from generator.base import Generation, GenerationOptions, Message, register_generator
+from generator.base import Generation, GenerationOptions, Message
 from generator.gpt.copying import CopyConstraint, TokenBytes
 
 
@@ -148,12 +148,9 @@ def _first_stop(text: str, stops: Sequence[str]) -> int | None:
     return min(found) if found else None
 
 
-def _int8(model: str = "", **options: object) -> GPTGenerator:
+def int8_generator(model: str = "", **options: object) -> GPTGenerator:
+    """The ``gpt-int8`` backend: the trained model with int8 linear layers."""
     return GPTGenerator(model, int8=True, **options)
-
-
-register_generator("gpt", GPTGenerator)
-register_generator("gpt-int8", _int8)
 
 
 def _seeded(seed: int | None) -> Any:

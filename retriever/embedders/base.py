@@ -1,4 +1,4 @@
-"""The embedder protocol and its registry.
+"""The embedder protocol (the registry that builds embedders by name is ``registry.py``).
 
 Embedders are cheap to construct; the model loads in ``warm_up`` (or on first use), so the CLI can
 answer ``--help`` or ``status`` without paying for torch.
@@ -6,8 +6,7 @@ answer ``--help`` or ``status`` without paying for torch.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -37,56 +36,6 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts with the embedder's own tokenizer (no special tokens)."""
         ...
-
-
-EmbedderFactory = Callable[[], Embedder]
-
-_REGISTRY: dict[str, EmbedderFactory] = {}
-
-
-class UnknownEmbedderError(ValueError):
-    pass
-
-
-def register_embedder(name: str, factory: EmbedderFactory) -> None:
-    _REGISTRY[name] = factory
-
-
-def available_embedders() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def create_embedder(name: str) -> Embedder:
-    """Look ``name`` up in the registry, or import it when written as ``package.module:factory``."""
-    _load_builtins()
-    if name in _REGISTRY:
-        return _REGISTRY[name]()
-    if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise UnknownEmbedderError(f"cannot import embedder {name!r}: {exc}") from exc
-        return factory()
-    raise UnknownEmbedderError(
-        f"unknown embedder {name!r}; available: {', '.join(available_embedders())} "
-        "(or give package.module:factory)"
-    )
-
-
-def _load_builtins() -> None:
-    if "minilm-torch" not in _REGISTRY:
-        from retriever.embedders.minilm import MiniLMEmbedder
-        from retriever.embedders.onnx_minilm import OnnxMiniLMEmbedder, OnnxMiniLMInt8Embedder
-
-        # One model: fp32 on ONNX Runtime (the default) or torch, the same vectors and one name
-        # in the index; int8 on ONNX Runtime, other vectors and its own name, by choice (faster,
-        # but 0.019 nDCG@10 below fp32 on one set: bench/results/retrieval-embedders.md).
-        register_embedder("minilm", OnnxMiniLMEmbedder)
-        register_embedder("minilm-onnx", OnnxMiniLMEmbedder)
-        register_embedder("minilm-torch", MiniLMEmbedder)
-        register_embedder("minilm-int8", OnnxMiniLMInt8Embedder)  # other vectors: its own name
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:

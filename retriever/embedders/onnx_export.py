@@ -124,7 +124,7 @@ def _quantize(source: Path, target: Path) -> None:
 
 
 def _verify_against(model_dir: Path, reference: Path, graph: Path) -> None:
-    from retriever.embedders.onnx_minilm import OnnxRunner
+    from retriever.embedders.onnx_runner import OnnxRunner
 
     tokenizer = model_dir / "tokenizer.json"
     expected = OnnxRunner(reference, tokenizer, threads=1).embed(list(CHECK_TEXTS))
@@ -180,7 +180,7 @@ def _export(model_dir: Path, target: Path) -> None:
 
 def _verify(model_dir: Path, graph: Path) -> None:
     from retriever.embedders.minilm import MiniLMEmbedder
-    from retriever.embedders.onnx_minilm import OnnxRunner
+    from retriever.embedders.onnx_runner import OnnxRunner
 
     expected = MiniLMEmbedder(model_dir).embed_documents(list(CHECK_TEXTS))
     found = OnnxRunner(graph, model_dir / "tokenizer.json", threads=1).embed(list(CHECK_TEXTS))

@@ -6,8 +6,9 @@ import pytest
 
 from app.answering import AnswerOptions, AnswerPipeline
 from app.follow_up import standalone
-from generator.base import Message, UnsupportedOptionError, create_generator
+from generator.base import Message, UnsupportedOptionError
 from generator.prompt import NOT_IN_DOCUMENTS, build_messages
+from generator.registry import create_generator
 from generator.structured import ANSWER_OBJECT
 from tests.fake_generators import ObedientGenerator, PassageCopier, ScriptedGenerator, WindowedGenerator
 from tests.retriever.test_knowledge_base import prepared

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from generator.base import GenerationOptions, create_generator
+from generator.base import GenerationOptions
 from generator.citations import check_answer
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, build_messages, parse_messages
+from generator.registry import create_generator
 
 PASSAGES = [
     Passage(1, "The team meets on Mondays. Lunch is provided on Fridays.", title="Team", heading="Rituals"),

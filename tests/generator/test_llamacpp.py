@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from generator.base import GenerationOptions, Message, PromptTooLongError, create_generator
+from generator.base import GenerationOptions, Message, PromptTooLongError
 from generator.models import BUILTIN_MODELS, resolve_model_file
+from generator.registry import create_generator
 from generator.window import reply_tokens
 
 pytestmark = pytest.mark.model

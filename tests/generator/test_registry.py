@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 
 import tests.fake_generators  # noqa: F401  (registers the "fake" backend)
-from generator.base import (
-    GenerationOptions,
-    GeneratorNotFoundError,
-    Message,
-    create_generator,
-    registered_backends,
-)
+from generator.base import GenerationOptions, GeneratorNotFoundError, Message
 from generator.llamacpp import LlamaCppGenerator
+from generator.registry import create_generator, registered_backends
 
 
 def test_builtin_names_and_gguf_paths_mean_llamacpp(tmp_path) -> None:

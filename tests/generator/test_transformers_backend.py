@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.base import GenerationOptions, Message, create_generator
+from generator.base import GenerationOptions, Message
+from generator.registry import create_generator
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retriever.embedders.base import create_embedder
+from retriever.embedders.registry import create_embedder
 from tests.app.cli_helpers import run_cli
 
 pytestmark = pytest.mark.model

@@ -14,9 +14,9 @@ import pytest
 from app.services import build_pipeline
 from app.settings import Settings
 from retriever.embedders import onnx_export
-from retriever.embedders.base import create_embedder
 from retriever.embedders.minilm import packaged_model_dir
 from retriever.embedders.onnx_minilm import OnnxMiniLMEmbedder, OnnxMiniLMInt8Embedder
+from retriever.embedders.registry import create_embedder
 from retriever.knowledge_base import IndexMismatchError, KnowledgeBase
 from retriever.search import search
 

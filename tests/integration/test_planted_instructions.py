@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.answering import AnswerOptions, AnswerPipeline
-from generator.base import create_generator
+from generator.registry import create_generator
 from tests.retriever.test_knowledge_base import prepared
 
 pytestmark = pytest.mark.model

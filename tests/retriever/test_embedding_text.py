@@ -16,7 +16,7 @@ from ingest.distributed import PrepareAndEmbed
 from ingest.pipeline import IngestOptions, IngestPipeline
 from retriever.consistency import stored_embedding_texts
 from retriever.db.models import Chunk, Document
-from retriever.embedders.base import register_embedder
+from retriever.embedders.registry import register_embedder
 from retriever.types import embedding_text
 from tests.fakes import HashingEmbedder
 

@@ -23,7 +23,7 @@ async def healthz() -> dict[str, str]:
 
 
 def readiness(runtime: Runtime) -> dict[str, Any]:
-    checks: dict[str, Any] = {"models": runtime.warm_state()}
+    checks: dict[str, Any] = {"models": runtime.warm_state(), "answer_model": runtime.answer_model()}
     try:
         runtime.refresh(0.0)
         with runtime.kb.session() as session:

@@ -11,6 +11,9 @@ state.init()
 st.markdown(render.STYLE, unsafe_allow_html=True)
 st.title("Ask your documents")
 st.caption("Every sentence of an answer cites the passage it comes from; click a marker to see it.")
+note = state.model_warning()
+if note:
+    st.warning(note[0].upper() + note[1:], icon=":material/warning:")
 
 
 def show(turn: int, entry: dict) -> None:

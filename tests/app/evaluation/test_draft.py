@@ -21,8 +21,8 @@ from app.evaluation.draft import (
 from app.evaluation.outcome import PassageRef
 from app.evaluation.questions import load_questions
 from app.evaluation.scoring import from_sources
-from generator.base import create_generator
 from generator.prompt import Passage, build_messages
+from generator.registry import create_generator
 
 COMMANDS = ("backup", "rotate", "vacuum", "reindex", "compact", "restart", "drain", "purge")
 

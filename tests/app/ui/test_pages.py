@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.app.ui.conftest import page, seed_eval_runs
+from streamlit.testing.v1 import AppTest
+
+from tests.app.ui.conftest import UI, page, seed_eval_runs
 
 
 def _html(app) -> str:
@@ -114,3 +116,9 @@ def test_evaluation_page_without_runs_says_how_to_make_one(api_url) -> None:
     app = page("evaluation", api_url).run()
     assert not app.exception and not app.error
     assert app.info and "citewise eval FILE -c guide" in app.info[0].value
+
+
+def test_the_api_address_comes_from_the_settings_dotenv_included(tmp_path) -> None:
+    (tmp_path / ".env").write_text("CITEWISE_API_URL=http://api.example.invalid:9000\n")  # cwd is tmp_path
+    app = AppTest.from_file(str(UI / "views" / "settings.py"), default_timeout=30).run()
+    assert app.session_state["api_url"] == "http://api.example.invalid:9000"

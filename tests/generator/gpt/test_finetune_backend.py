@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator.base import GenerationOptions, Message, create_generator
+from generator.base import GenerationOptions, Message
 from generator.gpt.finetune import IGNORE, QAExample, batch, encode, read_jsonl, sampler, write_jsonl
 from generator.gpt.model import GPT, GPTConfig
 from generator.gpt.tokenizer import train_tokenizer
 from generator.gpt.train import TrainConfig, Trainer
 from generator.prompt import SYSTEM_PROMPT, Passage, build_messages
+from generator.registry import create_generator
 
 FACTS = [
     ("The Harbor office moved to Pier 4 in 2011.", "Where did the Harbor office move?", "Pier 4 [1]"),
