@@ -19,9 +19,12 @@ test: install
 	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
+# Style, types (strict on retriever/ and generator/, see [tool.mypy]) and the package boundaries.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_import_graph.py
 
 # Benchmarks write bench/results/*.json and *.md; they fetch their data (Debian packages, the
 # BIG-bench sdist) into bench/.cache on first use and take several minutes each.

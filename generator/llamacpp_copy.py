@@ -38,7 +38,7 @@ class CopyProcessor:
         self.constraint = CopyConstraint.for_prompt(tokens, messages)
         self.eos = llm.token_eos()
         self.ends = {self.eos, *_end_of_turn(llm)}
-        self._tokenize = lambda text: llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        self._llm = llm
         self._prompt: int | None = None
         self._forced: list[int] | None = None  # the rest of the citation, once the span ended
         self._number: int | None = None  # the passage of the span copied so far, where it may end
@@ -113,6 +113,9 @@ class CopyProcessor:
 
     def _citation(self) -> list[int]:
         return self._tokenize(f" [{self._number or 1}]")
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
 
 _CLOSING = (b".", b"!", b"?", b";", b":", b",")

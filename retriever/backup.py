@@ -128,7 +128,7 @@ def restore(kb: KnowledgeBase, archive_path: Path) -> BackupSummary:
                 session.execute(delete(KbState))  # the new database's own id gives way to the backup's
                 for table in Base.metadata.sorted_tables:
                     _insert_rows(session, table, _member(archive, f"tables/{table.name}.jsonl"))
-                if session.bind.dialect.name == "postgresql":
+                if session.get_bind().dialect.name == "postgresql":
                     _advance_sequences(session)
             if summary.vectors or "index/manifest.json" in archive.getnames():
                 _restore_index(archive, kb.store)

@@ -23,7 +23,7 @@ def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
     return frozenset(zip(*(words[offset:] for offset in range(size)), strict=False))
 
 
-def jaccard(a: frozenset, b: frozenset) -> float:
+def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)

@@ -94,7 +94,7 @@ def zscore_fuse(
         exhaustive = (
             name in unmatched and depth is not None and len(scores) < depth
         )  # it returned all matches
-        if exhaustive:
+        if exhaustive and depth is not None:
             head = np.concatenate([head, np.full(depth - len(head), unmatched[name])])
         mean, spread = float(head.mean()), float(head.std())
         z = (scores - mean) / spread if spread > 0 else np.zeros_like(scores)

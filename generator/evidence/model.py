@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -62,7 +62,7 @@ class EvidenceScorer:
             saved = json.loads((self.model_dir / CHECKPOINT_FILE).read_text())
             self.settings = EvidenceSettings(**saved["settings"])
         self._module: CrossEncoder | None = None
-        self._tokenizer: object | None = None
+        self._tokenizer: Any = None  # a Hugging Face tokenizer, once loaded
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -81,7 +81,7 @@ class EvidenceScorer:
         """Token tensors for the pairs; a long text is cut, the question is kept whole when it fits."""
         self.warm_up()
         tokenizer = self._tokenizer
-        return tokenizer(  # type: ignore[operator]
+        return tokenizer(
             list(questions),
             list(texts),
             truncation="longest_first",
@@ -120,7 +120,7 @@ class EvidenceScorer:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         module.encoder.config.save_pretrained(out)
-        self._tokenizer.save_pretrained(out)  # type: ignore[attr-defined]
+        self._tokenizer.save_pretrained(out)
         state = {
             name: (tensor.half() if half and tensor.is_floating_point() else tensor).contiguous()
             for name, tensor in module.state_dict().items()

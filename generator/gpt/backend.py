@@ -148,9 +148,11 @@ def _first_stop(text: str, stops: Sequence[str]) -> int | None:
     return min(found) if found else None
 
 
-def int8_generator(model: str = "", **options: object) -> GPTGenerator:
+def int8_generator(
+    model: str = "", *, copy: bool = True, threads: int | None = None, **_: object
+) -> GPTGenerator:
     """The ``gpt-int8`` backend: the trained model with int8 linear layers."""
-    return GPTGenerator(model, int8=True, **options)
+    return GPTGenerator(model, int8=True, copy=copy, threads=threads)
 
 
 def _seeded(seed: int | None) -> Any:

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from generator.prompt import NOT_IN_DOCUMENTS, parse_messages
+
+if TYPE_CHECKING:
+    from generator.base import Message
+    from generator.gpt.tokenizer import CorpusTokenizer
 
 _MAX_TOKEN_BYTES = 32  # longer tokens are not looked up (corpus merges rarely get this long)
 
@@ -39,7 +44,7 @@ class TokenBytes:
     decline: tuple[int, ...]
 
     @classmethod
-    def of(cls, tokenizer) -> TokenBytes:  # a CorpusTokenizer
+    def of(cls, tokenizer: CorpusTokenizer) -> TokenBytes:
         decoder = byte_decoder()
         specials = {tokenizer.end_of_turn, tokenizer.end_of_text, *tokenizer.roles.values()}
         pieces = {
@@ -86,7 +91,7 @@ class CopyConstraint:
         self._seen = 0  # produced tokens taken into account
 
     @classmethod
-    def for_prompt(cls, tokens: TokenBytes, messages) -> CopyConstraint:
+    def for_prompt(cls, tokens: TokenBytes, messages: Sequence[Message]) -> CopyConstraint:
         _, passages = parse_messages(messages)
         return cls(tokens, [(p.number, p.text) for p in passages])
 

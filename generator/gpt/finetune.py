@@ -8,9 +8,10 @@ tokens are context. Examples are encoded by the same function the backend uses a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -52,7 +53,9 @@ def batch(examples: Sequence[Encoded], pad: int) -> tuple[torch.Tensor, torch.Te
     return inputs, targets
 
 
-def sampler(encoded: Sequence[Encoded], size: int, pad: int):
+def sampler(
+    encoded: Sequence[Encoded], size: int, pad: int
+) -> Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
     """A ``next_batch`` for the trainer: ``size`` random examples per step."""
     if not encoded:
         raise ValueError("no fine-tuning example fits the model's window")
@@ -64,7 +67,7 @@ def sampler(encoded: Sequence[Encoded], size: int, pad: int):
     return next_batch
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Question-answer records a user supplies: one JSON object per line."""
     records = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -76,5 +79,5 @@ def read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-def write_jsonl(path: Path, records: Iterable[dict]) -> None:
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

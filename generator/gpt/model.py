@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -179,7 +179,7 @@ class GPT(nn.Module):
         stop: frozenset[int] = frozenset(),
         generator: torch.Generator | None = None,
         allowed: Callable[[list[int]], Collection[int] | None] | None = None,
-    ):
+    ) -> Iterator[int]:
         """Yields new token ids one at a time. ``temperature`` 0 is greedy; otherwise sampling,
         restricted to the ``top_k`` most likely tokens and/or the smallest set whose probability
         reaches ``top_p``. Stops at a token in ``stop`` (not yielded) or at the context's end.

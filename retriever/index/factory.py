@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class IndexDecision:
     build_seconds: float = 0.0
     note: str = ""
 
-    def as_manifest(self) -> dict:
+    def as_manifest(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             **self.params,
@@ -57,9 +58,9 @@ class IndexDecision:
         }
 
     @classmethod
-    def from_manifest(cls, kind: str, saved: dict | None) -> IndexDecision:
+    def from_manifest(cls, kind: str, saved: dict[str, Any] | None) -> IndexDecision:
         saved = dict(saved or {})
-        params = {key: int(saved[key]) for key in ("nlist", "nprobe") if key in saved}
+        params: dict[str, int] = {key: int(saved[key]) for key in ("nlist", "nprobe") if key in saved}
         return cls(
             kind,
             params,
