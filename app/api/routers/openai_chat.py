@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.answer_payload import answer_dict
 from app.answering import AnswerEvent
+from app.api.answer_stream import answer_events, answer_once, with_deadline
 from app.api.deps import PrincipalDep, RuntimeDep, allowed_collections
 from app.api.errors import ApiError, stream_failure
 from app.api.models_offered import offered_models
@@ -36,7 +37,6 @@ from app.api.openai_compat import (
     sources_text,
     usage,
 )
-from app.api.routers.ask import answer_events, answer_once, with_deadline
 from app.settings import Settings
 from generator.base import Message
 from generator.structured import ANSWER_OBJECT, SchemaError, schema_grammar

@@ -47,6 +47,10 @@ def test_streaming_sends_tokens_then_citations_then_done(guide) -> None:
     streamed = "".join(data["text"] for kind, data in events if kind == "token")
     done = events[-1][1]
     assert " ".join(streamed.split()) == done["answer"] and done["citations"] == events[-2][1]["citations"]
+    from app.api.schemas import AnswerOut
+
+    assert set(done) == set(AnswerOut.model_fields)  # the JSON answer's own shape, validated
+    AnswerOut.model_validate(done)
 
 
 def test_abstention_is_plain_and_shows_the_closest_sources(make_client) -> None:
