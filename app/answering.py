@@ -21,8 +21,6 @@ from typing import Literal
 
 import numpy as np
 
-from app.follow_up import standalone
-from app.self_repair import repair_question
 from generator.base import GenerationOptions, Generator, Message, ReplyScorer, check_structured_output
 from generator.citations import (
     CheckedSentence,
@@ -34,7 +32,9 @@ from generator.citations import (
     strip_markers,
 )
 from generator.focus import focus, quarantine
+from generator.follow_up import standalone
 from generator.prompt import DEFAULT_FORM, NOT_IN_DOCUMENTS, Passage, PromptPlan, answer_form, plan_prompt
+from generator.question_repair import repair_question
 from generator.structured import checkable_text, json_strings
 from generator.window import reply_tokens
 from retriever.fusion import FusionWeights

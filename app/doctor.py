@@ -191,7 +191,7 @@ def _queue(settings: Settings) -> Check:
     def check() -> Check:
         from rq import Worker
 
-        from app.job_queue import build_queue
+        from app.jobs.queue import build_queue
 
         task_queue = build_queue(settings)
         assert task_queue is not None

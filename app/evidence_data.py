@@ -1,6 +1,6 @@
 """Training groups for the evidence model, made from a collection's own text, without a model.
 
-Every prose sentence offers a cloze question (``app.training_cloze``): "The web UI listens on port
+Every prose sentence offers a cloze question (``app.training.cloze``): "The web UI listens on port
 8501." gives "What does the web UI listen on?"-style questions whose answer is the sentence. Its
 negatives are the other sentences of the same chunk (the choice focus really faces) and sentences
 of the chunks a search for the question finds (hard negatives: same topic, wrong sentence); a
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from app.answer_scores import normalize
-from app.training_cloze import cloze_candidates, sentences
+from app.training.cloze import cloze_candidates, sentences
 from generator.sentences import sentence_spans
 from retriever.db.models import Chunk, Collection
 from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase

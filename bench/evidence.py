@@ -37,13 +37,13 @@ import torch  # noqa: E402
 from app.evaluation.questions import EvalQuestion, load_questions  # noqa: E402
 from app.evaluation.scoring import is_correct  # noqa: E402
 from app.evidence_data import evidence_examples  # noqa: E402
-from app.self_repair import repair_question  # noqa: E402
 from app.services import build_knowledge_base, build_pipeline, search_weights  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.data import write_results  # noqa: E402
 from generator.evidence import EvidenceScorer, TrainOptions, train  # noqa: E402
 from generator.focus import focus, quarantine, readable_spans  # noqa: E402
 from generator.prompt import Passage  # noqa: E402
+from generator.question_repair import repair_question  # noqa: E402
 from retriever.embedders.minilm import packaged_model_dir  # noqa: E402
 from retriever.knowledge_base import KnowledgeBase  # noqa: E402
 from retriever.search import SearchMode, search  # noqa: E402

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_answer_pipeline, build_generator, build_knowledge_base, build_pipeline  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.training import TrainOptions, corpus_passages, run_training  # noqa: E402
-from app.training_data import Labeled, distill  # noqa: E402
-from app.training_finetune import EXAMPLES_FILE, evaluate, split_held_out, student_pipeline  # noqa: E402
+from app.training.data import Labeled, distill  # noqa: E402
+from app.training.finetune import EXAMPLES_FILE, evaluate, split_held_out, student_pipeline  # noqa: E402
+from app.training.run import TrainOptions, corpus_passages, run_training  # noqa: E402
 from bench.data import RESULTS, fetch_debian, python_docs_dir, write_results  # noqa: E402
 from generator.base import GenerationOptions, Generator  # noqa: E402
 from generator.gpt.backend import GPTGenerator  # noqa: E402

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.api.errors import ModelUnavailableError
-from app.api.jobs import JobRunner
 from app.api.metrics import ApiMetrics
 from app.api.pool import BoundedPool
-from app.job_queue import build_queue
+from app.api.writer import Writer
+from app.jobs.queue import build_queue
 from app.services import (
     build_answer_pipeline,
     build_embedder,
@@ -45,7 +45,7 @@ class Runtime:
             "generation", settings.generation_workers, settings.generation_queue
         )
         self.search_pool = BoundedPool("search", settings.search_workers, settings.search_workers * 16, 1)
-        self.jobs = JobRunner(settings, self.embedder, self.kb, task_queue=build_queue(settings))
+        self.writer = Writer(settings, self.embedder, self.kb, task_queue=build_queue(settings))
         self.metrics = ApiMetrics()
         self.metrics.gauge(
             "citewise_generation_queue_depth",
@@ -58,11 +58,11 @@ class Runtime:
             lambda: self.generation_pool.in_flight,
         )
         self.metrics.gauge(
-            "citewise_jobs_pending", "Writes waiting for the job thread.", lambda: self.jobs.pending
+            "citewise_jobs_pending", "Writes waiting for the job thread.", lambda: self.writer.pending
         )
         self.metrics.gauge("citewise_index_vectors", "Vectors in the served index.", self._index_size)
-        if self.jobs.task_queue is not None:
-            task_queue = self.jobs.task_queue
+        if self.writer.task_queue is not None:
+            task_queue = self.writer.task_queue
             self.metrics.gauge(
                 "citewise_task_queue_depth", "Ingest jobs waiting for a worker (-1: queue unreachable).",
                 task_queue.depth,
@@ -80,7 +80,7 @@ class Runtime:
         """Open the database and index (a reader); repairs a stale index if nobody is writing."""
         self.kb.open()
         self.opened = True
-        self.jobs.start()
+        self.writer.start()
 
     def warm_up(self) -> None:
         """Load the embedder and the default answer model now, not on the first request."""
@@ -118,7 +118,7 @@ class Runtime:
         }
 
     def close(self) -> None:
-        self.jobs.stop()
+        self.writer.stop()
         self.generation_pool.shutdown()
         self.search_pool.shutdown()
         self.kb.close()

@@ -25,7 +25,7 @@ STATE_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]fa
 
 def _while_writable(settings: Settings, console: Console, fn: Callable[[KnowledgeBase], T]) -> T:
     """``fn`` on the knowledge base opened for writing, saying so if another process makes it wait."""
-    from app.ingest_jobs import with_writer
+    from app.jobs.run import with_writer
 
     def say() -> None:
         console.print("Another citewise process is writing; waiting for it to finish…")

@@ -11,7 +11,7 @@ import typer
 
 from app.cli import errors
 from app.cli.common import console, current_settings
-from app.job_queue import IngestQueue, QueueUnavailableError, build_queue
+from app.jobs.queue import IngestQueue, QueueUnavailableError, build_queue
 from app.services import build_knowledge_base
 from app.settings import Settings, redact_url
 from ingest.jobs import cancel_job, queue_job

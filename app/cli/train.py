@@ -51,7 +51,7 @@ def train(
 ) -> None:
     """Train a small transformer on the collections (or re-tune one with --base), then fine-tune it
     on question-answer examples; stop any time, run again to continue."""
-    from app.training import TrainOptions, run_training
+    from app.training.run import TrainOptions, run_training
     from generator.gpt.sizing import budget_seconds
     from generator.gpt.train import Progress as Step
 

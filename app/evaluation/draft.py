@@ -2,7 +2,7 @@
 
 For sampled passages the teacher (the answer model, or ``--model``) writes a question and answers
 it from that passage alone, with the same prompts as distillation for ``citewise train``
-(``app.training_data``). A question is kept only when its answer is short and found verbatim in
+(``app.training.data``). A question is kept only when its answer is short and found verbatim in
 the passage, so the answer and its source are right by construction; what a reviewer still has
 to judge is whether the question is one a user would ask.
 
@@ -28,8 +28,8 @@ from sqlalchemy import select
 
 from app.answer_scores import normalize
 from app.answering import AnswerPipeline
-from app.training import corpus_passages
-from app.training_data import TEACHER_PROMPT, parse_question, teacher_answer
+from app.training.data import TEACHER_PROMPT, parse_question, teacher_answer
+from app.training.run import corpus_passages
 from generator.base import GenerationOptions, Generator, Message
 from generator.prompt import NOT_IN_DOCUMENTS
 from retriever.db.models import Document

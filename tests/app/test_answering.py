@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.answering import AnswerOptions, AnswerPipeline
-from app.follow_up import standalone
 from generator.base import Message, UnsupportedOptionError
+from generator.follow_up import standalone
 from generator.prompt import NOT_IN_DOCUMENTS, build_messages
 from generator.registry import create_generator
 from generator.structured import ANSWER_OBJECT

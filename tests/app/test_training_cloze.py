@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from app.answering import ReadPlan
-from app.training_cloze import cloze_candidates, cloze_examples, sentences
+from app.training.cloze import cloze_candidates, cloze_examples, sentences
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan
 
 
@@ -84,8 +84,8 @@ def test_examples_cite_the_passage_and_declines_are_capped() -> None:
 
 
 def test_asked_examples_make_about_a_third_of_the_draws() -> None:
-    from app.training_data import Labeled
-    from app.training_finetune import ASKED_SHARE, weighted
+    from app.training.data import Labeled
+    from app.training.finetune import ASKED_SHARE, weighted
     from generator.gpt.finetune import QAExample
 
     def labeled(question: str) -> Labeled:

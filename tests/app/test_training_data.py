@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.answering import ReadPlan
-from app.training_data import parse_question, reply_for
+from app.training.data import parse_question, reply_for
 from generator.prompt import NOT_IN_DOCUMENTS, Passage, PromptPlan
 
 
@@ -37,7 +37,7 @@ def test_the_teachers_question_is_found_or_refused() -> None:
 
 
 def test_the_teacher_answers_with_the_answer_prompt() -> None:
-    from app.training_data import teacher_answer
+    from app.training.data import teacher_answer
     from tests.fake_generators import ScriptedGenerator
 
     teacher = ScriptedGenerator(replies=["in the office safe [1].", "The documents do not say."])
@@ -49,7 +49,7 @@ def test_the_teacher_answers_with_the_answer_prompt() -> None:
 
 
 def test_a_question_too_long_for_the_window_is_counted_not_fatal() -> None:
-    from app.training_data import from_records
+    from app.training.data import from_records
 
     class Cramped:
         def prompt_for(self, question: str, query_vector=None):
@@ -70,7 +70,7 @@ def test_distilled_declines_stay_within_their_share_of_what_was_kept() -> None:
     import re
 
     from app.answering import AnswerOptions
-    from app.training_data import distill
+    from app.training.data import distill
     from tests.fake_generators import PassageTeacher
 
     class HalfShown:

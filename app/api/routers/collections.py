@@ -64,6 +64,6 @@ async def delete_collection(
         return documents, before[name]
 
     documents, chunks = await asyncio.wait_for(
-        asyncio.wrap_future(runtime.jobs.call(remove)), runtime.settings.request_timeout_s
+        asyncio.wrap_future(runtime.writer.call(remove)), runtime.settings.request_timeout_s
     )
     return Deleted(deleted=f"collection {name}", documents=documents, chunks_removed=chunks)

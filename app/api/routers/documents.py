@@ -15,7 +15,7 @@ from app.api.errors import ApiError
 from app.api.queries import document_place, get_document, list_documents
 from app.api.schemas import Deleted, DocumentDetail, DocumentPage, Id, UploadAccepted
 from app.api.uploads import TooLarge, move_into, safe_filename, save_upload, unique_name
-from app.job_queue import QueueUnavailableError
+from app.jobs.queue import QueueUnavailableError
 from ingest.jobs import queue_job
 from retriever.knowledge_base import KnowledgeBase
 
@@ -59,7 +59,7 @@ async def upload_documents(
         shutil.rmtree(staging, ignore_errors=True)
     job_id = await asyncio.to_thread(queue_job, runtime.kb, found.id, [str(p) for p in saved])
     try:
-        await asyncio.to_thread(runtime.jobs.submit_ingest, job_id)
+        await asyncio.to_thread(runtime.writer.submit_ingest, job_id)
     except QueueUnavailableError as exc:
         raise ApiError(503, f"{exc}; the upload is kept as failed job {job_id}") from exc
     return UploadAccepted.model_validate(
@@ -129,6 +129,6 @@ async def delete_document(document_id: Id, runtime: RuntimeDep, principal: Princ
         return delta.chunks_removed
 
     removed = await asyncio.wait_for(
-        asyncio.wrap_future(runtime.jobs.call(remove)), runtime.settings.request_timeout_s
+        asyncio.wrap_future(runtime.writer.call(remove)), runtime.settings.request_timeout_s
     )
     return Deleted(deleted=f"document {document_id}", documents=1, chunks_removed=removed)

@@ -44,8 +44,8 @@ def readiness(runtime: Runtime) -> dict[str, Any]:
     except Exception as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}: {exc}"
         consistent = False
-    if runtime.jobs.task_queue is not None:  # uploads need it; searches and answers do not
-        checks["task_queue"] = "ok" if runtime.jobs.task_queue.reachable() else "unreachable"
+    if runtime.writer.task_queue is not None:  # uploads need it; searches and answers do not
+        checks["task_queue"] = "ok" if runtime.writer.task_queue.reachable() else "unreachable"
     checks["ready"] = bool(consistent and checks["database"] == "ok" and checks["models"] == "ready")
     return checks
 

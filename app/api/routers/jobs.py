@@ -38,8 +38,8 @@ async def cancel(job_id: Id, runtime: RuntimeDep, principal: PrincipalDep) -> Jo
             if job_body(session, principal.collections, job_id) is None:
                 return None
         status = cancel_job(runtime.kb, job_id)
-        if status == JobStatus.CANCELLED and runtime.jobs.task_queue is not None:
-            runtime.jobs.task_queue.discard(job_id)
+        if status == JobStatus.CANCELLED and runtime.writer.task_queue is not None:
+            runtime.writer.task_queue.discard(job_id)
         with runtime.kb.session() as session:
             return job_body(session, principal.collections, job_id)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.follow_up import is_about, standalone
 from generator.base import Message
+from generator.follow_up import is_about, standalone
 from tests.app.test_answering import kb, pipeline  # noqa: F401  (kb is a fixture)
 from tests.fake_generators import ScriptedGenerator
 

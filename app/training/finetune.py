@@ -17,8 +17,8 @@ from app.answer_scores import strip_citations, token_f1
 from app.answering import AnswerPipeline
 from app.services import build_answer_pipeline, build_generator
 from app.settings import Settings
-from app.training_cloze import cloze_examples
-from app.training_data import ExampleSet, Labeled, distill, from_records
+from app.training.cloze import cloze_examples
+from app.training.data import ExampleSet, Labeled, distill, from_records
 from generator.gpt.backend import GPTGenerator
 from generator.gpt.finetune import encode, read_jsonl, sampler, write_jsonl
 from generator.gpt.model import GPT
@@ -93,7 +93,7 @@ def gather(
 def gather_cloze(
     pipeline: AnswerPipeline, out: Path, passages: list[str], count: int, seconds: float, seed: int
 ) -> ExampleSet:
-    """Cloze examples (``app.training_cloze``), saved in OUT and reused by a later run."""
+    """Cloze examples (``app.training.cloze``), saved in OUT and reused by a later run."""
     saved = out / CLOZE_FILE
     if saved.is_file():
         return ExampleSet([Labeled.from_record(r) for r in read_jsonl(saved)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.self_repair import repair_question
+from generator.question_repair import repair_question
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ class IngestQueue:
 
         try:
             self._rq().enqueue(
-                "app.job_queue.run_queued_ingest",
+                "app.jobs.queue.run_queued_ingest",
                 job_id,
                 job_id=rq_job_id(job_id),
                 retry=Retry(max=RETRIES),
@@ -68,7 +68,7 @@ class IngestQueue:
     def submit(self, kb: Any, job_id: int) -> None:
         """Enqueue job ``job_id`` of ``kb``; if the queue cannot take it, the job row is closed as
         failed with the reason (nothing else was written) and the error raised."""
-        from app.ingest_jobs import fail_job
+        from app.jobs.run import fail_job
 
         try:
             self.enqueue(job_id)
@@ -124,7 +124,7 @@ def build_queue(settings: Settings) -> IngestQueue | None:
 
 def run_queued_ingest(job_id: int) -> str | None:
     """What a worker runs for one job (in its forked work horse): settings from the environment."""
-    from app.ingest_jobs import run_ingest_job, with_writer
+    from app.jobs.run import run_ingest_job, with_writer
     from app.services import build_embedder
     from app.settings import get_settings
 

@@ -1,7 +1,7 @@
 """Writes from the API: ingest jobs for uploads and document deletions, one at a time.
 
 A single worker thread takes work in order, each piece on a writable knowledge base of its own
-(``app.ingest_jobs``); readers then pick up the saved index. With a task queue configured
+(``app.jobs.run``); readers then pick up the saved index. With a task queue configured
 (``queue_url``), uploads go to the queue instead and ``citewise worker`` processes run them; the
 thread still does deletions. Without one, jobs still queued when a process stopped are found in
 the database and run when the next one starts; jobs a dead process left running are marked
@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.ingest_jobs import fail_job, run_ingest_job, with_writer
-from app.job_queue import IngestQueue
+from app.jobs.queue import IngestQueue
+from app.jobs.run import fail_job, run_ingest_job, with_writer
 from app.settings import Settings
 from ingest.jobs import interrupt_orphans
 from retriever.db.models import IngestJob, JobStatus
@@ -40,7 +40,10 @@ class _Call:
     future: Future[Any]
 
 
-class JobRunner:
+class Writer:
+    """The API process's one writer: a thread that runs uploads' ingest jobs and deletions in order,
+    each on a writable knowledge base of its own (readers follow the index it saves)."""
+
     def __init__(
         self,
         settings: Settings,

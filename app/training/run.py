@@ -1,5 +1,5 @@
 """``citewise train``: Citewise's own model, pretrained on the chunks of chosen collections, then
-fine-tuned on question-answer examples (``app.training_finetune``).
+fine-tuned on question-answer examples (``app.training.finetune``).
 
 The run lives in one output folder and can be stopped and started again: the prepared data
 (tokenizer and token files), the plan (model size and steps) and the checkpoint are reused, so a
@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.settings import Settings
-from app.training_finetune import FinetuneReport, run_stage
+from app.training.finetune import FinetuneReport, run_stage
 from generator.gpt.dataset import Passage, TokenFile, deduplicate, split_by_document, write_tokens
 from generator.gpt.lora import add_lora, merge_lora
 from generator.gpt.model import GPT, GPTConfig
@@ -46,7 +46,7 @@ class TrainOptions:
     qa_file: Path | None = None  # the user's examples; without it the teacher distils some
     teacher: str | None = None  # the distilling model; None = the configured answer model
     distill: int = 200  # most examples to distil
-    cloze: int = 20000  # most cloze examples made from the passages (app.training_cloze); 0 = none
+    cloze: int = 20000  # most cloze examples made from the passages (app.training.cloze); 0 = none
     base: Path | None = None  # re-tune this trained model with LoRA adapters instead of starting anew
     lora_rank: int = 8
 

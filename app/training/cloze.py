@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from app.answering import AnswerPipeline
-from app.training_data import ExampleSet, keep, over_decline_share, prompt_or_none, reply_for
+from app.training.data import ExampleSet, keep, over_decline_share, prompt_or_none, reply_for
 
 COPULAS = {"is", "are", "was", "were"}
 # Verbs common in documentation, in the third person ("X returns Y" -> "What does X return?");
