@@ -42,13 +42,13 @@ sys.path.insert(0, str(ROOT))
 
 from app.services import build_knowledge_base  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from app.testing import free_port, wait_for_http  # noqa: E402
 from bench.data import CACHE, doc_sentences, python_faq, write_results  # noqa: E402
 from bench.index_scale import real_embeddings  # noqa: E402
 from bench.search_scale import fill  # noqa: E402
 from retriever.embedders.registry import create_embedder  # noqa: E402
-from tests.live_api import free_port, wait_for_http  # noqa: E402
 
-FAKE_MODEL = "tests.fake_generators:passage_copier"
+FAKE_MODEL = "generator.testing:passage_copier"
 
 
 def build_kb(data_dir: Path, chunks: int, embedder: str = "minilm") -> None:

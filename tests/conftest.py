@@ -11,10 +11,17 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-import tests.fakes  # noqa: F401  (registers the fake embedders)
+from generator.registry import register_generator
+from generator.testing import ScriptedGenerator
+from retriever.embedders.registry import register_embedder
+from retriever.embedders.testing import HashingEmbedder, OtherHashingEmbedder
 from retriever.index.factory import IndexPolicy
 from retriever.knowledge_base import KnowledgeBase
-from tests.fakes import HashingEmbedder
+
+# The fakes by name, through the real registries: "fake" (scripted answers), "fake-hashing".
+register_generator("fake", ScriptedGenerator)
+register_embedder(HashingEmbedder.name, HashingEmbedder)
+register_embedder(OtherHashingEmbedder.name, OtherHashingEmbedder)
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CITEWISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

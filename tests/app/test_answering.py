@@ -10,7 +10,7 @@ from generator.follow_up import standalone
 from generator.prompt import NOT_IN_DOCUMENTS, build_messages
 from generator.registry import create_generator
 from generator.structured import ANSWER_OBJECT
-from tests.fake_generators import ObedientGenerator, PassageCopier, ScriptedGenerator, WindowedGenerator
+from generator.testing import ObedientGenerator, PassageCopier, ScriptedGenerator, WindowedGenerator
 from tests.retriever.test_knowledge_base import prepared
 
 
@@ -215,8 +215,8 @@ def test_no_training_prompt_where_the_pipeline_would_not_ask_the_model(kb) -> No
 
 
 def test_the_question_is_embedded_once_and_a_batched_embedding_is_used_as_given(kb) -> None:
+    from retriever.embedders.testing import HashingEmbedder
     from retriever.search import SearchMode
-    from tests.fakes import HashingEmbedder
 
     answers = AnswerPipeline(kb, ScriptedGenerator(reply="at two [1]"), AnswerOptions(k=2))
     before = HashingEmbedder.embedded_texts

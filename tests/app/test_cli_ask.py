@@ -9,7 +9,7 @@ import pytest
 from tests.app.cli_helpers import run_cli
 from tests.app.test_cli import corpus  # noqa: F401  (fixture)
 
-COPIER = "tests.fake_generators:passage_copier"
+COPIER = "generator.testing:passage_copier"
 
 
 @pytest.fixture

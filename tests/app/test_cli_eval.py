@@ -11,8 +11,8 @@ from app.evaluation.metrics import METRICS
 from tests.app.cli_helpers import run_cli
 from tests.app.test_cli import corpus  # noqa: F401  (fixture)
 
-COPIER = "tests.fake_generators:passage_copier"
-INTERRUPTED = "tests.fake_generators:interrupted_copier"
+COPIER = "generator.testing:passage_copier"
+INTERRUPTED = "generator.testing:interrupted_copier"
 QUESTIONS = [
     # The copier answers with the first sentence of the best passage, cited: right here…
     {"id": "install", "question": "how do I install into a virtualenv", "answers": ["make run"],
@@ -184,7 +184,7 @@ def test_ctrl_c_reports_what_was_measured(capsys, qa_file, tmp_path) -> None:
 
 
 def test_ctrl_c_while_a_model_loads_keeps_the_variants_already_run(capsys, qa_file) -> None:
-    loading = "tests.fake_generators:interrupted_load"
+    loading = "generator.testing:interrupted_load"
     result = run_cli(capsys, "eval", str(qa_file), "-c", "guide", "--model", COPIER, "--model", loading)
     assert result.code == 130
     assert "5 of 10 answers" in result.err and "5/5" in result.out and "(partial)" not in result.out

@@ -8,7 +8,7 @@ from tests.app.cli_helpers import run_cli
 from tests.app.test_cli import corpus  # noqa: F401  (fixture)
 from tests.app.test_cli_eval import qa_file  # noqa: F401  (fixture)
 
-DOUBTER = "tests.fake_generators:doubting_copier"
+DOUBTER = "generator.testing:doubting_copier"
 
 
 def test_the_suggested_threshold_abstains_where_the_model_doubts_and_beats_today(capsys, qa_file) -> None:  # noqa: F811

@@ -11,9 +11,9 @@ from app.answer_scores import normalize
 from app.evaluation.questions import load_questions
 from tests.app.cli_helpers import run_cli
 
-TEACHER = "tests.fake_generators:draft_teacher"
-NEVER_DECLINES = "tests.fake_generators:passage_teacher"
-COPIER = "tests.fake_generators:passage_copier"
+TEACHER = "generator.testing:draft_teacher"
+NEVER_DECLINES = "generator.testing:passage_teacher"
+COPIER = "generator.testing:passage_copier"
 COMMANDS = ("backup", "rotate", "vacuum", "reindex", "compact", "restart")
 
 

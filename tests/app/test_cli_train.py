@@ -75,7 +75,7 @@ def test_fine_tuning_on_distilled_examples_reports_a_qa_evaluation(
 ) -> None:
     assert run_cli(capsys, "ingest", str(library), "-c", "ops").code == 0
     out = tmp_path / "tuned"
-    teacher = "tests.fake_generators:passage_teacher"
+    teacher = "generator.testing:passage_teacher"
     result = run_cli(
         capsys, "train", "-c", "ops", "--budget", "40s", "--out", str(out), "--vocab", "500",
         "--teacher", teacher, "--distill", "40",

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from retriever.db.models import Chunk, Document, IngestJob, JobStatus
+from retriever.embedders.testing import HashingEmbedder
 from retriever.knowledge_base import KnowledgeBase
-from tests.fakes import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = 40
@@ -33,7 +33,7 @@ def start_ingest(corpus: Path, env_extra: dict[str, str]) -> subprocess.Popen[by
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "CITEWISE_EMBEDDER": "tests.fakes:slow_embedder",
+        "CITEWISE_EMBEDDER": "retriever.embedders.testing:slow_embedder",
         "CITEWISE_EMBED_BATCH_SIZE": "4",  # small batches: many commits during one run
         "CITEWISE_CHUNK_TOKENS": "40",
         "CITEWISE_CHUNK_OVERLAP": "5",

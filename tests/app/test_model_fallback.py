@@ -12,12 +12,12 @@ import generator.models
 from app.api.main import create_app
 from app.services import build_generator, fallback_of
 from app.settings import Settings
+from app.testing import live_api
 from generator.models import DEFAULT_MODEL, ModelNotInstalledError
 from tests.app.api.conftest import make_settings
 from tests.app.cli_helpers import run_cli
 from tests.app.test_cli import corpus  # noqa: F401  (fixture)
 from tests.app.ui.conftest import UI
-from tests.live_api import live_api
 
 
 @pytest.fixture

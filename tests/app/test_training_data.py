@@ -38,7 +38,7 @@ def test_the_teachers_question_is_found_or_refused() -> None:
 
 def test_the_teacher_answers_with_the_answer_prompt() -> None:
     from app.training.data import teacher_answer
-    from tests.fake_generators import ScriptedGenerator
+    from generator.testing import ScriptedGenerator
 
     teacher = ScriptedGenerator(replies=["in the office safe [1].", "The documents do not say."])
     assert (
@@ -71,7 +71,7 @@ def test_distilled_declines_stay_within_their_share_of_what_was_kept() -> None:
 
     from app.answering import AnswerOptions
     from app.training.data import distill
-    from tests.fake_generators import PassageTeacher
+    from generator.testing import PassageTeacher
 
     class HalfShown:
         """Retrieval shows the asked passage for even steps, an unrelated one for odd steps."""

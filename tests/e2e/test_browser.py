@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import Settings
-from tests.live_api import free_port, live_api, wait_for_http
+from app.testing import free_port, live_api, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -6,8 +6,8 @@ import pytest
 
 from generator.base import Message
 from generator.follow_up import is_about, standalone
+from generator.testing import ScriptedGenerator
 from tests.app.test_answering import kb, pipeline  # noqa: F401  (kb is a fixture)
-from tests.fake_generators import ScriptedGenerator
 
 HISTORY = [
     Message("system", "Be brief."),

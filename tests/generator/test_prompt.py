@@ -6,7 +6,7 @@ import pytest
 
 from generator.base import PromptTooLongError
 from generator.prompt import Passage, build_messages, parse_messages, plan_prompt
-from tests.fake_generators import ScriptedGenerator
+from generator.testing import ScriptedGenerator
 
 
 def passages(count: int, words: int = 50) -> list[Passage]:

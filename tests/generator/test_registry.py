@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import tests.fake_generators  # noqa: F401  (registers the "fake" backend)
 from generator.base import GenerationOptions, GeneratorNotFoundError, Message
 from generator.llamacpp import LlamaCppGenerator
 from generator.registry import create_generator, registered_backends
@@ -24,7 +23,7 @@ def test_registered_and_module_factories(tmp_path) -> None:
     fake = create_generator("fake:echo", reply="hello [1].")
     assert fake.name == "fake:echo"
     assert fake.generate([Message("user", "q")], GenerationOptions()).text == "hello [1]."
-    third_party = create_generator("tests.fake_generators:scripted_generator", reply="x")
+    third_party = create_generator("generator.testing:scripted_generator", reply="x")
     assert third_party.generate([Message("user", "q")], GenerationOptions()).text == "x"
 
 
@@ -34,7 +33,7 @@ def test_registered_and_module_factories(tmp_path) -> None:
         ("", "no generator given"),
         ("gpt-17", "unknown generator 'gpt-17'"),
         ("no.such.module:factory", "cannot import generator module"),
-        ("tests.fake_generators:missing", "has no generator factory 'missing'"),
+        ("generator.testing:missing", "has no generator factory 'missing'"),
     ],
 )
 def test_bad_specs_say_what_is_wrong(spec, message) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from generator.base import Message
+from generator.testing import ScriptedGenerator
 from generator.window import TRUNCATED, Window, fit_turns
-from tests.fake_generators import ScriptedGenerator
 
 
 def build(turns: list[Message]) -> list[Message]:

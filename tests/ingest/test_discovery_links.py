@@ -13,9 +13,9 @@ from ingest.chunking import Chunker
 from ingest.discovery import discover
 from ingest.prepare import Prepared, Skipped, prepare_file
 from retriever.db.models import IngestJob
+from retriever.embedders.testing import HashingEmbedder
 from retriever.search import search
 from tests.app.cli_helpers import run_cli
-from tests.fakes import HashingEmbedder
 from tests.ingest.helpers import ingest_paths, stored_names
 
 SECRET = "root:$6$saltsalt$notarealhash:19000:0:99999:7:::\nadmin:$6$pepper$anotherhash:19000::::::\n"

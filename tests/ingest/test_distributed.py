@@ -11,9 +11,9 @@ from sqlalchemy import select
 from app.services import build_knowledge_base
 from app.settings import Settings
 from retriever.db.models import Chunk, Document
+from retriever.embedders.testing import HashingEmbedder
 from retriever.search import search
 from tests.app.cli_helpers import run_cli
-from tests.fakes import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def corpus(root: Path, files: int) -> Path:
 
 
 def contents(data_dir: Path) -> tuple:
-    settings = Settings(data_dir=data_dir, embedder="tests.fakes:HashingEmbedder")
+    settings = Settings(data_dir=data_dir, embedder="retriever.embedders.testing:HashingEmbedder")
     with build_knowledge_base(settings) as kb:
         report = kb.open()
         with kb.session() as session:
@@ -50,7 +50,9 @@ def contents(data_dir: Path) -> tuple:
 
 def test_ray_ingest_matches_a_local_ingest_of_a_few_hundred_files(capsys, tmp_path, monkeypatch) -> None:
     root = corpus(tmp_path / "corpus", 300)
-    monkeypatch.setenv("CITEWISE_EMBEDDER", "tests.fakes:HashingEmbedder")  # importable on Ray workers
+    monkeypatch.setenv(
+        "CITEWISE_EMBEDDER", "retriever.embedders.testing:HashingEmbedder"
+    )  # importable on Ray workers
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
 
     monkeypatch.setenv("CITEWISE_DATA_DIR", str(tmp_path / "ray"))

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline
 from retriever.db.models import Chunk, Document, IngestJob, JobStatus
+from retriever.embedders.testing import HashingEmbedder
 from retriever.search import search
-from tests.fakes import HashingEmbedder
 
 
 def run(kb, paths, **options):

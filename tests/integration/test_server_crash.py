@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_api import free_port, wait_for_http
+from app.testing import free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = 20
@@ -27,12 +27,12 @@ def server(tmp_path: Path, database_url: str, name: str) -> tuple[subprocess.Pop
         "PYTHONPATH": str(REPO),
         "CITEWISE_DATA_DIR": str(tmp_path / "data"),
         "CITEWISE_DATABASE_URL": database_url,
-        "CITEWISE_EMBEDDER": "tests.fakes:slow_embedder",
+        "CITEWISE_EMBEDDER": "retriever.embedders.testing:slow_embedder",
         "CITEWISE_TEST_EMBED_DELAY": "0.3",
         "CITEWISE_EMBED_BATCH_SIZE": "4",
         "CITEWISE_CHUNK_TOKENS": "40",
         "CITEWISE_CHUNK_OVERLAP": "0",
-        "CITEWISE_GENERATOR": "tests.fake_generators:passage_copier",
+        "CITEWISE_GENERATOR": "generator.testing:passage_copier",
     }
     port = free_port()
     log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115  (closed with the process)

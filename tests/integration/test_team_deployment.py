@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 
 from app.services import build_knowledge_base, build_pipeline
 from app.settings import Settings
+from app.testing import free_port, wait_for_http
 from retriever.db.models import Chunk, Document
-from tests.fakes import HashingEmbedder
-from tests.live_api import free_port, wait_for_http
+from retriever.embedders.testing import HashingEmbedder
 
 pytestmark = pytest.mark.postgres
 
@@ -41,9 +41,9 @@ def team_environment(tmp_path: Path, postgres_url: str, queue_name: str) -> dict
         "CITEWISE_DATABASE_URL": postgres_url,
         "CITEWISE_QUEUE_URL": REDIS_URL,
         "CITEWISE_QUEUE_NAME": queue_name,
-        "CITEWISE_EMBEDDER": "tests.fakes:slow_embedder",
+        "CITEWISE_EMBEDDER": "retriever.embedders.testing:slow_embedder",
         "CITEWISE_TEST_EMBED_DELAY": "0.05",
-        "CITEWISE_GENERATOR": "tests.fake_generators:passage_copier",
+        "CITEWISE_GENERATOR": "generator.testing:passage_copier",
         "CITEWISE_MIN_RETRIEVAL_SIMILARITY": "0",
         "CITEWISE_CHUNK_TOKENS": "40",
         "CITEWISE_CHUNK_OVERLAP": "0",

@@ -13,9 +13,9 @@ from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline
 from retriever.backup import BackupError, backup, restore
 from retriever.db.models import Chunk, Document, IngestJob
+from retriever.embedders.testing import HashingEmbedder, OtherHashingEmbedder
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import search
-from tests.fakes import HashingEmbedder, OtherHashingEmbedder
 
 
 def open_kb(url: str, index_dir: Path, embedder=None) -> KnowledgeBase:

@@ -17,8 +17,8 @@ from ingest.pipeline import IngestOptions, IngestPipeline
 from retriever.consistency import stored_embedding_texts
 from retriever.db.models import Chunk, Document
 from retriever.embedders.registry import register_embedder
+from retriever.embedders.testing import HashingEmbedder
 from retriever.types import embedding_text
-from tests.fakes import HashingEmbedder
 
 UNTITLED = "The glacier retreated four kilometres between 1950 and 2010, " * 3  # one long line: no title
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from retriever.db.models import Chunk, Document, KbState
+from retriever.embedders.testing import HashingEmbedder, OtherHashingEmbedder
 from retriever.knowledge_base import CollectionNotFoundError, IndexMismatchError, KnowledgeBase
 from retriever.search import search
 from retriever.types import PreparedChunk, PreparedDocument, embedding_text
-from tests.fakes import HashingEmbedder, OtherHashingEmbedder
 
 
 def prepared(kb: KnowledgeBase, collection: str, uri: str, passages: list[str], embed: bool = True):

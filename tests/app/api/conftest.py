@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from app.api.main import create_app
 from app.settings import Settings
-from tests.fakes import HashingEmbedder
+from retriever.embedders.testing import HashingEmbedder
 
-COPIER = "tests.fake_generators:passage_copier"
+COPIER = "generator.testing:passage_copier"
 
 INSTALL = """# Installing
 

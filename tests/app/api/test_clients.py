@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from app.testing import live_api
 from app.ui.client import CitewiseClient
 from tests.app.api.conftest import BACKUP, INSTALL, make_settings
 from tests.app.ui.conftest import wait_for
-from tests.live_api import live_api
 
 QUESTION = "how do I install into a virtualenv"
 FOLLOW_UP = "When are restores tested?"
 SOURCES = "\n\nSources:\n[1] install.md › Installing › Virtual environments"
-JSON_COPIER = "tests.fake_generators:json_copier"  # copies passage [1]'s first sentence; JSON when asked
+JSON_COPIER = "generator.testing:json_copier"  # copies passage [1]'s first sentence; JSON when asked
 NO_SUCH = {"collections": ["nope"]}  # known only once the answer runs, after a stream has started
 MISSING = "no collection named 'nope'"
 UNKNOWN = "model 'gpt-4' is not offered by this server; choose one of: citewise, citewise-sources"
@@ -29,9 +29,7 @@ UNKNOWN = "model 'gpt-4' is not offered by this server; choose one of: citewise,
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = make_settings(
-        tmp_path_factory.mktemp("clients"), generator="tests.fake_generators:json_copier"
-    )
+    settings = make_settings(tmp_path_factory.mktemp("clients"), generator="generator.testing:json_copier")
     with live_api(settings) as url:
         client = CitewiseClient(url)
         accepted = client.upload("guide", [("install.md", INSTALL.encode()), ("backup.md", BACKUP.encode())])

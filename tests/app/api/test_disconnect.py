@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from generator.testing import SlowTalker
 from tests.app.api.conftest import ingest
-from tests.fake_generators import SlowTalker
 
 QUESTION = "how do I install into a virtualenv"
 CASES = {
@@ -89,9 +89,7 @@ async def talking(model: SlowTalker, words: int, request: asyncio.Future) -> Non
 @pytest.fixture
 def talker_client(make_client):
     # One generation worker: the next answer can only run once the abandoned one gave its slot back.
-    client = make_client(
-        generator="tests.fake_generators:slow_talker", answer_tokens=2048, generation_workers=1
-    )
+    client = make_client(generator="generator.testing:slow_talker", answer_tokens=2048, generation_workers=1)
     ingest(client, {"install.md": "# Installing\n\nCreate a virtualenv with python -m venv .venv first.\n"})
     return client
 

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from app.api.main import create_app
+from app.testing import live_api
 from app.ui.client import CitewiseClient
 from tests.app.api.conftest import BACKUP, INSTALL, make_settings
 from tests.app.ui.conftest import wait_for
-from tests.live_api import live_api
 
 # The schema needs no running app: build it from an app that is never started.
 schema = schemathesis.openapi.from_dict(create_app(make_settings(Path("/nonexistent"))).openapi())

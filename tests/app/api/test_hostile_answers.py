@@ -7,8 +7,8 @@ import json
 
 from tests.app.api.conftest import BACKUP, INSTALL, ingest
 
-WINDOWED = "tests.fake_generators:windowed_copier"  # fails like llama.cpp when its window overflows
-OBEDIENT = "tests.fake_generators:obedient_generator"  # does what the passages tell it
+WINDOWED = "generator.testing:windowed_copier"  # fails like llama.cpp when its window overflows
+OBEDIENT = "generator.testing:obedient_generator"  # does what the passages tell it
 TURN = "lorem ipsum dolor sit amet " * 740  # 19,980 characters: the schema allows 20,000 a turn
 HISTORY = [{"role": "user", "content": TURN}, {"role": "assistant", "content": TURN}]
 PAYROLL = """# Payroll

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from generator.base import GenerationOptions, Message
+from generator.testing import PassageCopier
 from tests.app.api.conftest import INSTALL, ingest
-from tests.fake_generators import PassageCopier
 
 GATE = threading.Event()
 STARTED = threading.Semaphore(0)

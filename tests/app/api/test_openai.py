@@ -148,7 +148,7 @@ def test_errors_come_in_openais_shape_and_name_every_model(guide) -> None:
 
 
 def test_an_error_after_the_stream_started_is_an_openai_error_event(make_client) -> None:
-    client = make_client(generator="tests.fake_generators:passage_copier", request_timeout_s=0.0001)
+    client = make_client(generator="generator.testing:passage_copier", request_timeout_s=0.0001)
     ingest(client, {"install.md": INSTALL})
     payload = {"messages": _messages("how do I install"), "stream": True}
     with client.stream("POST", "/v1/chat/completions", json=payload) as response:
@@ -226,7 +226,7 @@ def test_the_openai_client_shows_citewises_reasons(make_client) -> None:
 
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-JSON_COPIER = "tests.fake_generators:json_copier"
+JSON_COPIER = "generator.testing:json_copier"
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from app.api.main import create_app
 from app.doctor import _jobs
 from app.services import build_knowledge_base
 from retriever.db.models import IngestJob, JobStatus
+from retriever.embedders.testing import HashingEmbedder
 from tests.app.api.conftest import make_settings
-from tests.fakes import HashingEmbedder
 
 
 def dead_pid() -> int:

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 
-import tests.fake_generators  # noqa: F401  (registers the fakes)
 from app.answer_scores import normalize
 from app.evaluation.draft import (
     TRIES_PER_QUESTION,
@@ -48,7 +47,7 @@ class ShowsPassages:
 
 
 def drafter(model: str, shown: list[str] | None = None) -> Drafter:
-    return Drafter(create_generator(f"tests.fake_generators:{model}"), ShowsPassages(shown))  # type: ignore[arg-type]
+    return Drafter(create_generator(f"generator.testing:{model}"), ShowsPassages(shown))  # type: ignore[arg-type]
 
 
 def test_short_names_are_the_fewest_path_components_that_tell_documents_apart() -> None:

@@ -12,9 +12,9 @@ from app.evaluation.outcome import PassageRef, outcome_from_answer
 from app.evaluation.questions import EvalQuestion
 from app.evaluation.scoring import Failure, score
 from generator.citations import CheckedSentence, Support
+from generator.testing import ScriptedGenerator
 from retriever.search import search
 from retriever.types import SearchHit
-from tests.fake_generators import ScriptedGenerator
 from tests.retriever.test_knowledge_base import prepared
 
 

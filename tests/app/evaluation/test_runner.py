@@ -8,8 +8,8 @@ import pytest
 from app.answering import AnswerOptions, AnswerPipeline
 from app.evaluation.questions import EvalQuestion
 from app.evaluation.runner import SettingError, parse_setting, plan_variants, run_questions, select
+from generator.testing import InterruptedCopier, ScriptedGenerator
 from retriever.search import SearchMode, search
-from tests.fake_generators import InterruptedCopier, ScriptedGenerator
 from tests.retriever.test_knowledge_base import prepared
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.testing import live_api
 from app.ui.client import CitewiseClient
 from tests.app.api.conftest import BACKUP, INSTALL, make_settings
-from tests.live_api import live_api
 
 UI = Path(__file__).resolve().parents[3] / "app" / "ui"
 

@@ -1,4 +1,5 @@
-"""A deterministic, dependency-free embedder for fast tests, registered through the real registry.
+"""Deterministic, dependency-free embedders for fast tests and benchmarks (the test suite registers
+them by name, ``fake-hashing``, through the real registry).
 
 Bag-of-words feature hashing: texts sharing words get similar vectors, so search results are
 meaningful enough to assert on, and it counts how many texts it was asked to embed.
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from retriever.embedders.base import normalize_rows
-from retriever.embedders.registry import register_embedder
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -54,10 +54,6 @@ class OtherHashingEmbedder(HashingEmbedder):
 
     name = "fake-hashing-other"
     dimension = 64
-
-
-register_embedder(HashingEmbedder.name, HashingEmbedder)
-register_embedder(OtherHashingEmbedder.name, OtherHashingEmbedder)
 
 
 class SlowHashingEmbedder(HashingEmbedder):

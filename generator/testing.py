@@ -1,4 +1,5 @@
-"""A scripted generator for pipeline tests, registered through the real generator registry.
+"""Deterministic fake answer models for tests and benchmarks (the test suite registers the
+scripted one as ``fake``; the others are named by ``generator.testing:factory``).
 
 It answers with scripted replies (or echoes the last user message), streams it word by word, and
 counts tokens as words, so budget and streaming logic can be asserted exactly.
@@ -7,9 +8,9 @@ counts tokens as words, so budget and streaming logic can be asserted exactly.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from generator.base import Generation, GenerationOptions, Message
-from generator.registry import register_generator
 
 
 class ScriptedGenerator:
@@ -72,11 +73,8 @@ class ScriptedGenerator:
             yield word if i == 0 else " " + word
 
 
-def scripted_generator(**options: object) -> ScriptedGenerator:
+def scripted_generator(**options: Any) -> ScriptedGenerator:
     return ScriptedGenerator(**options)
-
-
-register_generator("fake", ScriptedGenerator)
 
 
 class PassageCopier(ScriptedGenerator):
@@ -94,7 +92,7 @@ class PassageCopier(ScriptedGenerator):
         return f"{passages[0].text[start:end].rstrip('.')} [1]."
 
 
-def passage_copier(**options: object) -> PassageCopier:
+def passage_copier(**options: Any) -> PassageCopier:
     return PassageCopier(**options)
 
 
@@ -110,7 +108,7 @@ class JsonCopier(PassageCopier):
         return json.dumps({"answer": text}) if options.json_schema else text
 
 
-def json_copier(**options: object) -> JsonCopier:
+def json_copier(**options: Any) -> JsonCopier:
     return JsonCopier(**options)
 
 
@@ -131,7 +129,7 @@ class PassageTeacher(ScriptedGenerator):
         return f"{command} [1]"
 
 
-def passage_teacher(**options: object) -> PassageTeacher:
+def passage_teacher(**options: Any) -> PassageTeacher:
     return PassageTeacher(**options)
 
 
@@ -168,7 +166,7 @@ class SlowTalker(PassageCopier):
             raise
 
 
-def slow_talker(**options: object) -> SlowTalker:
+def slow_talker(**options: Any) -> SlowTalker:
     return SlowTalker(**options)
 
 
@@ -191,7 +189,7 @@ class WindowedCopier(EnforcedWindow, PassageCopier):
     """A passage copier that enforces its window."""
 
 
-def windowed_copier(**options: object) -> WindowedCopier:
+def windowed_copier(**options: Any) -> WindowedCopier:
     return WindowedCopier(**options)
 
 
@@ -212,7 +210,7 @@ class ObedientGenerator(PassageCopier):
         return super()._text(messages, options)
 
 
-def obedient_generator(**options: object) -> ObedientGenerator:
+def obedient_generator(**options: Any) -> ObedientGenerator:
     return ObedientGenerator(**options)
 
 
@@ -221,8 +219,8 @@ class InterruptedCopier(PassageCopier):
 
     interrupt_at = 3
 
-    def __init__(self, **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.answers = 0
 
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
@@ -232,7 +230,7 @@ class InterruptedCopier(PassageCopier):
         yield from super().stream(messages, options)
 
 
-def interrupted_copier(**options: object) -> InterruptedCopier:
+def interrupted_copier(**options: Any) -> InterruptedCopier:
     return InterruptedCopier(**options)
 
 
@@ -243,7 +241,7 @@ class InterruptedLoad(PassageCopier):
         raise KeyboardInterrupt
 
 
-def interrupted_load(**options: object) -> InterruptedLoad:
+def interrupted_load(**options: Any) -> InterruptedLoad:
     return InterruptedLoad(**options)
 
 
@@ -267,7 +265,7 @@ class DraftTeacher(PassageTeacher):
         return super()._text(messages, options)
 
 
-def draft_teacher(**options: object) -> DraftTeacher:
+def draft_teacher(**options: Any) -> DraftTeacher:
     return DraftTeacher(**options)
 
 
@@ -283,5 +281,5 @@ class DoubtingCopier(PassageCopier):
         return -0.2 if "peru" in question.lower() else -9.0
 
 
-def doubting_copier(**options: object) -> DoubtingCopier:
+def doubting_copier(**options: Any) -> DoubtingCopier:
     return DoubtingCopier(**options)

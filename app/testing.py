@@ -1,4 +1,5 @@
-"""A real API server on a loopback port, in a thread: for the web UI's tests and the browser test."""
+"""A real API server on a loopback port, in a thread, and waiting for HTTP: for the web UI's tests,
+the browser test and the load benchmark."""
 
 from __future__ import annotations
 
