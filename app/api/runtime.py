@@ -58,7 +58,7 @@ class Runtime:
             lambda: self.generation_pool.in_flight,
         )
         self.metrics.gauge(
-            "citewise_jobs_pending", "Writes waiting for the job thread.", lambda: self.writer.pending
+            "citewise_jobs_pending", "Writes waiting for the writer thread.", lambda: self.writer.pending
         )
         self.metrics.gauge("citewise_index_vectors", "Vectors in the served index.", self._index_size)
         if self.writer.task_queue is not None:

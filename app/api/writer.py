@@ -89,7 +89,7 @@ class Writer:
             self.task_queue.submit(self.reader, job_id)
 
     def call(self, fn: Callable[[KnowledgeBase], Any]) -> Future[Any]:
-        """Run ``fn(writable_kb)`` on the job thread, after the work queued before it."""
+        """Run ``fn(writable_kb)`` on the writer thread, after the work queued before it."""
         future: Future[Any] = Future()
         self._work.put(_Call(fn, future))
         return future

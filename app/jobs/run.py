@@ -1,4 +1,4 @@
-"""Running a queued ingest job: the same steps in an API process's job thread and in a queue worker.
+"""Running a queued ingest job: the same steps in an API process's writer thread and in a queue worker.
 
 A job row (``ingest.jobs.queue_job``) names the collection and the files; whoever runs it opens
 its own writable knowledge base (waiting while another process holds the writer lock), claims the

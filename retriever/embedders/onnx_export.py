@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 # Sentences the export must embed as the torch model does (cosine); real text of varied length.
@@ -78,32 +79,35 @@ def is_valid(path: Path) -> bool:
 
 def ensure_export(model_dir: Path, cache_dir: Path | None = None) -> Path:
     """The verified export for ``model_dir``, made now if it is missing or does not match."""
-    path = export_path(model_dir, cache_dir)
-    if is_valid(path):
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+
+    def make(staging: Path) -> None:
         _export(model_dir, staging)
         _verify(model_dir, staging)
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
-    _sidecar(path).write_text(json.dumps({"size": path.stat().st_size, "sha256": _digest(path)}))
-    return path
+
+    return _kept(export_path(model_dir, cache_dir), make)
 
 
 def ensure_quantized(model_dir: Path, cache_dir: Path | None = None) -> Path:
     """The int8 graph (weights quantised per output channel, activations at run time), made from
     the verified fp32 export and checked against it; kept and verified like the export."""
-    path = quantized_path(model_dir, cache_dir)
-    if is_valid(path):
-        return path
-    source = ensure_export(model_dir, cache_dir)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+
+    def make(staging: Path) -> None:
+        source = ensure_export(model_dir, cache_dir)
         _quantize(source, staging)
         _verify_against(model_dir, source, staging)
+
+    return _kept(quantized_path(model_dir, cache_dir), make)
+
+
+def _kept(path: Path, make: Callable[[Path], None]) -> Path:
+    """``path`` if its record says it is whole; else ``make`` it into a staging file (which must
+    raise if the result is wrong), move it in place and record its size and sha256."""
+    if is_valid(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        make(staging)
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
@@ -116,11 +120,15 @@ def _quantize(source: Path, target: Path) -> None:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process applies to CNNs
+    root = logging.getLogger()  # the quantiser advises pre-processing on the root logger (for CNNs)
+    level = root.level
+    root.setLevel(logging.ERROR)
     try:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
     except Exception as exc:
         raise ExportError(f"could not quantise the ONNX export to int8: {exc}") from exc
+    finally:
+        root.setLevel(level)  # this process's other logging stays as it was
 
 
 def _verify_against(model_dir: Path, reference: Path, graph: Path) -> None:

@@ -99,7 +99,7 @@ class OnnxMiniLMInt8Embedder(OnnxMiniLMEmbedder):
 
     Each text runs alone. Dynamic quantisation picks one activation scale per run from the whole
     (batch, tokens, hidden) tensor, so in a batch a text's vector would depend on its neighbours
-    and their padding: the same passage embedded twice moved by up to 0.02 nDCG@10 between runs.
+    and their padding: the same corpus ingested twice scored 0.8887 and 0.8832 nDCG@10.
     Alone, a text always gets the same vector, the one its query would get."""
 
     name = "minilm-int8"
