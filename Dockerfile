@@ -15,6 +15,7 @@ COPY app ./app
 COPY retriever ./retriever
 COPY generator ./generator
 COPY ingest ./ingest
+COPY modelpack ./modelpack
 # llama.cpp compiles here; without GGML_NATIVE=OFF it would only run on CPUs like the build host's.
 ARG CMAKE_ARGS="-DGGML_NATIVE=OFF"
 RUN CMAKE_ARGS="$CMAKE_ARGS" pip install . \

@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-ingest bench-embed-query bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train eval clean-venv
+.PHONY: install run test lint docs bench bench-ingest bench-embed-query bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train eval clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -19,12 +19,18 @@ test: install
 	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
-# Style, types (strict on retriever/ and generator/, see [tool.mypy]) and the package boundaries.
+# Style, types (every package; strict on the leaves, see [tool.mypy]), the package boundaries, and
+# the reference docs generated from the code (settings table, CLI reference) being up to date.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_import_graph.py
+	$(BIN)/python scripts/reference_docs.py --check
+
+# Rewrites the generated blocks of docs/configuration.md and docs/cli-reference.md.
+docs: install
+	$(BIN)/python scripts/reference_docs.py
 
 # Benchmarks write bench/results/*.json and *.md; they fetch their data (Debian packages, the
 # BIG-bench sdist) into bench/.cache on first use and take several minutes each.

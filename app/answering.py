@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 import numpy as np
 
@@ -380,7 +380,19 @@ class AnswerPipeline:
         return AnswerEvent("answer", answer=answer)
 
 
-def replace_answer(event: AnswerEvent, **changes: object) -> AnswerEvent:
+class AnswerChanges(TypedDict, total=False):
+    """The fields of ``Answer`` that ``replace_answer`` sets on a final answer (those with defaults)."""
+
+    decline_logprob: float | None
+    flagged_instructions: list[FlaggedText]
+    retrieved: list[SearchHit]
+    retrieval_similarity: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+def replace_answer(event: AnswerEvent, **changes: Unpack[AnswerChanges]) -> AnswerEvent:
     assert event.answer is not None
     return AnswerEvent(event.kind, event.text, replace(event.answer, **changes))
 

@@ -7,11 +7,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select
-
-from retriever.db.models import ApiKey, utcnow
+from retriever import catalog
+from retriever.catalog import KeyRow
 from retriever.knowledge_base import KnowledgeBase
 
 KEY_PREFIX = "cw_"
@@ -44,49 +42,25 @@ class Principal:
 ANONYMOUS = Principal("anonymous")
 
 
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    id: int
-    name: str
-    prefix: str
-    collections: tuple[str, ...]
-    created_at: datetime
-    revoked: bool
-
-
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(kb: KnowledgeBase, name: str, collections: tuple[str, ...] = ()) -> tuple[KeyInfo, str]:
+def create_key(kb: KnowledgeBase, name: str, collections: tuple[str, ...] = ()) -> tuple[KeyRow, str]:
     """A new key; the secret is returned here and never again."""
     if not name.strip():
         raise ValueError("a key needs a name")
     secret = KEY_PREFIX + secrets.token_urlsafe(24)
-    with kb.sessions.begin() as session:
-        row = ApiKey(
-            name=name.strip(),
-            prefix=secret[: len(KEY_PREFIX) + 6],
-            key_hash=_hash(secret),
-            collections=sorted(set(collections)),
-        )
-        session.add(row)
-        session.flush()
-        return _info(row), secret
+    info = catalog.add_key(kb, name.strip(), secret[: len(KEY_PREFIX) + 6], _hash(secret), collections)
+    return info, secret
 
 
-def list_keys(kb: KnowledgeBase) -> list[KeyInfo]:
-    with kb.session() as session:
-        return [_info(row) for row in session.execute(select(ApiKey).order_by(ApiKey.id)).scalars()]
+def list_keys(kb: KnowledgeBase) -> list[KeyRow]:
+    return catalog.key_rows(kb)
 
 
 def revoke_key(kb: KnowledgeBase, key_id: int) -> bool:
-    with kb.sessions.begin() as session:
-        row = session.get(ApiKey, key_id)
-        if row is None or row.revoked_at is not None:
-            return False
-        row.revoked_at = utcnow()
-        return True
+    return catalog.revoke_key(kb, key_id)
 
 
 def authenticate(kb: KnowledgeBase, secret: str) -> Principal | None:
@@ -94,14 +68,7 @@ def authenticate(kb: KnowledgeBase, secret: str) -> Principal | None:
     if not secret.startswith(KEY_PREFIX):
         return None
     wanted = _hash(secret)
-    with kb.session() as session:
-        row = session.execute(select(ApiKey).where(ApiKey.key_hash == wanted)).scalar_one_or_none()
-        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, wanted):
-            return None
-        return Principal(row.name, tuple(row.collections))
-
-
-def _info(row: ApiKey) -> KeyInfo:
-    return KeyInfo(
-        row.id, row.name, row.prefix, tuple(row.collections), row.created_at, row.revoked_at is not None
-    )
+    found = catalog.key_by_hash(kb, wanted)
+    if found is None or not hmac.compare_digest(found[1], wanted):
+        return None
+    return Principal(found[0].name, found[0].collections)

@@ -9,11 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from app.settings import Settings, redact_url
-from ingest.jobs import owner_gone
-from retriever.db.models import IngestJob, JobStatus, KbState
+from ingest.jobs import running_jobs
+from retriever import catalog
 from retriever.knowledge_base import KnowledgeBase
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -127,8 +125,7 @@ def _index(kb: KnowledgeBase, busy: bool) -> list[Check]:
     if kb.load_problem:
         checks.append(Check("index file", FAIL, f"{kb.load_problem}; run `citewise reindex`"))
     manifest = kb.store.read_manifest()
-    with kb.session() as session:
-        generation = session.execute(select(KbState.generation)).scalar_one()
+    generation = catalog.stored_generation(kb)
     if manifest is None:
         checks.append(Check("index file", OK if not generation else FAIL, "no index saved yet"))
     elif manifest.embedder != kb.embedder.name:
@@ -166,13 +163,9 @@ def _index(kb: KnowledgeBase, busy: bool) -> list[Check]:
 def _jobs(kb: KnowledgeBase, busy: bool) -> list[Check]:
     """Running jobs nobody runs any more, by the rule the writers use to close them
     (``owner_gone``): doctor holds the writer lock unless another process is writing."""
-    with kb.session() as session:
-        running = (
-            session.execute(select(IngestJob).where(IngestJob.status == JobStatus.RUNNING)).scalars().all()
-        )
-    dead = [j for j in running if owner_gone(j, writer_held=not busy)]
+    running, dead = running_jobs(kb, writer_held=not busy)
     if dead:
-        ids = ", ".join(str(j.id) for j in dead)
+        ids = ", ".join(str(job_id) for job_id in dead)
         return [
             Check(
                 "jobs",
@@ -181,7 +174,7 @@ def _jobs(kb: KnowledgeBase, busy: bool) -> list[Check]:
                 "ingest marks them interrupted: ingest their files again",
             )
         ]
-    return [Check("jobs", OK, f"{len(running)} running")]
+    return [Check("jobs", OK, f"{running} running")]
 
 
 def _queue(settings: Settings) -> Check:

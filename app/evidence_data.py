@@ -17,16 +17,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from app.answer_scores import normalize
 from app.training.cloze import cloze_candidates, sentences
 from generator.sentences import sentence_spans
-from retriever.db.models import Chunk, Collection
-from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase
+from retriever import catalog
+from retriever.knowledge_base import KnowledgeBase
 from retriever.search import search
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from generator.evidence import EvidencePair
 
 MIN_NEGATIVE_WORDS = 2
@@ -66,21 +66,12 @@ class EvidenceData:
 
 def collection_chunks(kb: KnowledgeBase, collection: str) -> list[ChunkText]:
     """Every distinct chunk text of a collection, in document order."""
-    with kb.session() as session:
-        if session.execute(select(Collection.id).where(Collection.name == collection)).first() is None:
-            raise CollectionNotFoundError(f"no collection named {collection!r}")
-        rows = session.execute(
-            select(Chunk.id, Chunk.document_id, Chunk.heading_path, Chunk.text)
-            .join(Collection, Collection.id == Chunk.collection_id)
-            .where(Collection.name == collection, Chunk.text.is_not(None))
-            .order_by(Chunk.document_id, Chunk.ordinal)
-        ).all()
     seen: set[str] = set()
     chunks = []
-    for chunk_id, document_id, heading, text in rows:
-        if text.strip() and text not in seen:
-            seen.add(text)
-            chunks.append(ChunkText(chunk_id, document_id, tuple(heading or ()), text))
+    for stored in catalog.stored_chunks(kb, (collection,)):
+        if stored.text.strip() and stored.text not in seen:
+            seen.add(stored.text)
+            chunks.append(ChunkText(stored.id, stored.document_id, stored.heading_path, stored.text))
     return chunks
 
 
@@ -181,7 +172,7 @@ def _with_search_negatives(
     return out
 
 
-def _query_vectors(kb: KnowledgeBase, questions: list[str]) -> Sequence[object]:
+def _query_vectors(kb: KnowledgeBase, questions: list[str]) -> list[np.ndarray]:
     """Batched when the embedder can (a user's own embedder may lack the batched call)."""
     embedder = kb.embedder
     if hasattr(embedder, "embed_queries"):

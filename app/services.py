@@ -11,10 +11,10 @@ from app.answering import AnswerOptions, AnswerPipeline
 from app.settings import Settings
 from generator.base import Generator
 from generator.models import DEFAULT_MODEL
-from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from generator.registry import create_generator
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, IngestPipeline, Preparer
+from modelpack import ModelNotInstalledError
 from retriever.embedders.base import Embedder
 from retriever.embedders.registry import available_embedders, create_embedder
 from retriever.fusion import FusionWeights
@@ -113,7 +113,7 @@ def build_generator(settings: Settings, spec: str | None = None) -> Generator:
     if spec is None and chosen == DEFAULT_MODEL:
         try:
             generator.warm_up()
-        except GeneratorModelMissing as exc:
+        except ModelNotInstalledError as exc:
             fallback = ModelFallback(chosen, str(exc))
             logger.warning("%s", fallback.describe())
             generator = create_generator("extractive")

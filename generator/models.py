@@ -9,21 +9,14 @@ place after its hash matched, so an interrupted join never leaves a half-written
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelpack import ModelCorruptError, ModelNotInstalledError, package_dir
+
 CHUNK_BYTES = 8 * 2**20
-
-
-class ModelNotInstalledError(RuntimeError):
-    """A built-in model's packages are missing; the message says what to install."""
-
-
-class ModelCorruptError(RuntimeError):
-    """Joined bytes do not match the published hash."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +74,6 @@ BUILTIN_MODELS: dict[str, PackagedModel] = {
     )
 }
 DEFAULT_MODEL = "qwen2.5-0.5b"
-
-
-def package_dir(import_name: str) -> Path | None:
-    """Where a package lives, found without importing it (some of these fail to import)."""
-    spec = importlib.util.find_spec(import_name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def resolve_model_file(name_or_path: str, cache_dir: Path) -> Path:

@@ -224,7 +224,7 @@ def _deflate_steps(compressed: memoryview, name: str) -> Iterator[bytes]:
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     pos = 0
     while not inflater.eof:
-        pending = inflater.unconsumed_tail
+        pending: bytes | memoryview = inflater.unconsumed_tail
         if not pending:
             if pos >= len(compressed):
                 raise zipfile.BadZipFile(f"{name} ends before its compressed data does")

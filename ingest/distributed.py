@@ -9,8 +9,9 @@ at the same paths (a shared file system) and have Citewise installed.
 
 from __future__ import annotations
 
+import logging
 import pickle
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ class RayPreparer:
         *,
         max_file_bytes: int,
         force: bool,
-    ) -> Iterator[tuple[SourceFile, FileOutcome]]:
+    ) -> Generator[tuple[SourceFile, FileOutcome], None, None]:
         if not sources:
             return
         ray = self._ray()
@@ -85,9 +86,9 @@ class RayPreparer:
 
         if not ray.is_initialized():
             if self.options.address:
-                ray.init(address=self.options.address, logging_level="WARNING", log_to_driver=False)
+                ray.init(address=self.options.address, logging_level=logging.WARNING, log_to_driver=False)
             else:
-                ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+                ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
                 self._started_ray = True
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the ingest shows its own progress

@@ -7,9 +7,9 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from retriever.db.models import IngestJob, JobStatus, utcnow
@@ -88,10 +88,14 @@ def claim_job(kb: KnowledgeBase, job_id: int, *, retry: bool = False) -> bool:
     if retry:
         claimable += [JobStatus.RUNNING, JobStatus.INTERRUPTED]
     with kb.sessions.begin() as session:
-        taken = session.execute(
-            update(IngestJob)
-            .where(IngestJob.id == job_id, IngestJob.status.in_(claimable))
-            .values(status=JobStatus.RUNNING, host=socket.gethostname(), pid=os.getpid())
+        # An UPDATE's result is a cursor result, which counts the rows it changed.
+        taken = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(IngestJob)
+                .where(IngestJob.id == job_id, IngestJob.status.in_(claimable))
+                .values(status=JobStatus.RUNNING, host=socket.gethostname(), pid=os.getpid())
+            ),
         )
         return taken.rowcount == 1
 
@@ -166,3 +170,35 @@ class JobRecorder:
                 job.status = status  # a cancellation made meanwhile stands until the run stops
             if status != JobStatus.RUNNING:
                 job.finished_at = utcnow()
+
+
+def close_orphans(kb: KnowledgeBase, *, writer_held: bool) -> list[int]:
+    """``interrupt_orphans`` in a transaction of its own: what a starting server runs."""
+    with kb.sessions.begin() as session:
+        return interrupt_orphans(session, writer_held=writer_held)
+
+
+def running_jobs(kb: KnowledgeBase, *, writer_held: bool) -> tuple[int, list[int]]:
+    """How many jobs say they are running, and the ids of those nobody runs (``owner_gone``)."""
+    with kb.session() as session:
+        running = (
+            session.execute(select(IngestJob).where(IngestJob.status == JobStatus.RUNNING)).scalars().all()
+        )
+        return len(running), [job.id for job in running if owner_gone(job, writer_held=writer_held)]
+
+
+def record_files_done(kb: KnowledgeBase, job_id: int, files: int) -> None:
+    with kb.sessions.begin() as session:
+        job = session.get(IngestJob, job_id)
+        if job is not None:
+            job.counts = {**job.counts, "files": files}
+
+
+def fail_job(kb: KnowledgeBase, job_id: int, reason: str) -> None:
+    """Close an unfinished job as failed, with the reason among its errors."""
+    with kb.sessions.begin() as session:
+        job = session.get(IngestJob, job_id)
+        if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            job.finished_at = utcnow()
+            job.status = JobStatus.FAILED
+            job.errors = [*job.errors, {"path": "", "reason": reason}]

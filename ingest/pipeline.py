@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +55,7 @@ class Preparer(Protocol):
         *,
         max_file_bytes: int,
         force: bool,
-    ) -> Iterator[tuple[SourceFile, FileOutcome]]: ...
+    ) -> Generator[tuple[SourceFile, FileOutcome], None, None]: ...  # closed when the pipeline stops early
 
 
 class _NoProgress:
@@ -225,7 +225,7 @@ class IngestPipeline:
         collection_id: int,
         known: dict[str, tuple[int, str]],
         while_parsing: Callable[[], None] = lambda: None,
-    ) -> Iterator[tuple[SourceFile, FileOutcome]]:
+    ) -> Generator[tuple[SourceFile, FileOutcome], None, None]:
         """Files parsed and chunked in order by a worker thread, a few ahead of the one being used,
         so parsing hides behind the embedder instead of adding to it. Only files that fit the byte
         budget together with the file in hand are parsed ahead: big files are taken one at a time."""

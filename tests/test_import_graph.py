@@ -2,7 +2,10 @@
 counting imports inside functions too (a deferred import is still a dependency).
 
     app -> ingest -> retriever;  app -> generator;  retriever and generator import neither app
-    nor each other.
+    nor each other; all may import ``modelpack``, the leaf that finds packaged models.
+
+The tables stay behind ``retriever/`` and ``ingest/``: ``app/`` reads and edits them through
+``retriever.catalog`` and ``ingest.jobs``, never with SQLAlchemy, the ORM models or a session.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAY_IMPORT = {
-    "app": {"app", "ingest", "retriever", "generator"},
-    "ingest": {"ingest", "retriever"},
-    "retriever": {"retriever"},
-    "generator": {"generator"},
+    "app": {"app", "ingest", "retriever", "generator", "modelpack"},
+    "ingest": {"ingest", "retriever", "modelpack"},
+    "retriever": {"retriever", "modelpack"},
+    "generator": {"generator", "modelpack"},
+    "modelpack": {"modelpack"},
 }
 
 
@@ -44,6 +48,26 @@ def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found |= {known(f"{node.module}.{alias.name}") or known(node.module) for alias in node.names}
     return {name for name in found if name is not None}
+
+
+def all_imports(path: Path) -> set[str]:
+    """Every module name ``path`` imports, project or not, at any depth."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def session_uses(path: Path) -> list[int]:
+    """Lines that open a database session (``x.session()``, ``x.sessions``)."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in {"session", "sessions"}
+    )
 
 
 def graph() -> dict[str, set[str]]:
@@ -103,6 +127,24 @@ def test_packages_import_only_in_the_documented_direction() -> None:
     assert wrong == []
 
 
+def test_app_reaches_the_tables_only_through_the_catalog() -> None:
+    modules = project_modules()
+    wrong = sorted(
+        f"{name} imports {imported}"
+        for name, path in modules.items()
+        if name.split(".")[0] == "app"
+        for imported in all_imports(path)
+        if imported.split(".")[0] == "sqlalchemy" or imported.startswith("retriever.db")
+    )
+    sessions = sorted(
+        f"{name}:{line}"
+        for name, path in modules.items()
+        if name.split(".")[0] == "app"
+        for line in session_uses(path)
+    )
+    assert (wrong, sessions) == ([], [])
+
+
 def test_no_module_imports_itself_back() -> None:
     assert cycles(graph()) == []
 
@@ -115,3 +157,6 @@ def test_the_checks_see_what_they_claim_to() -> None:
     planted = {**edges, "retriever.search": edges["retriever.search"] | {"retriever.embedders.registry"}}
     planted["retriever.embedders.registry"] = edges["retriever.embedders.registry"] | {"retriever.search"}
     assert ["retriever.embedders.registry", "retriever.search"] in cycles(planted)
+    modules = project_modules()
+    assert "sqlalchemy.orm" in all_imports(modules["retriever.catalog.documents"])
+    assert session_uses(modules["retriever.catalog.jobs"])  # a session is seen where there is one

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.types import Receive
 
@@ -19,11 +19,14 @@ from app.answering import Answer, AnswerEvent
 from app.api.deps import existing_scope
 from app.api.disconnect import unless_client_leaves
 from app.api.errors import problem_body, stream_failure
+from app.api.pool import Relay
 from app.api.runtime import Runtime
 from app.api.schemas import AnswerOut
 from app.api_keys import Principal
 from generator.base import Message
 from retriever.search import SearchFilters, SearchMode
+
+T = TypeVar("T")
 
 
 def answer_events(
@@ -53,7 +56,7 @@ def answer_events(
         yield from pipeline.stream(question, history)
 
 
-async def with_deadline(events: AsyncIterator[Any], seconds: float) -> AsyncIterator[Any]:
+async def with_deadline(events: Relay[T], seconds: float) -> AsyncIterator[T]:
     """Items of ``events`` until ``seconds`` have passed in all, then ``TimeoutError``."""
     deadline = time.monotonic() + seconds
     iterator = aiter(events)
@@ -81,15 +84,15 @@ async def answer_once(
     the client disconnects first) stops the model at its next token and frees the pool slot."""
     events = runtime.generation_pool.stream(produce)  # admitted now: 429 if the queue is full
 
-    async def last() -> AnswerEvent:
+    async def last() -> Answer:
         final: AnswerEvent | None = None
         async for event in with_deadline(events, runtime.settings.request_timeout_s):
             final = event
         assert final is not None and final.answer is not None
-        return final
+        return final.answer
 
     try:
-        answer = answer_dict((await unless_client_leaves(receive, last())).answer)
+        answer = answer_dict(await unless_client_leaves(receive, last()))
     finally:
         await events.aclose()  # whatever happened, the model stops (if it has not already)
     runtime.metrics.observe_timings(answer["timings"])

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from app.api.errors import ApiError
 from app.api.runtime import Runtime
 from app.api_keys import ANONYMOUS, Principal, authenticate
-from retriever.db.models import Collection
+from retriever import catalog
 from retriever.knowledge_base import KnowledgeBase
 
 
 async def get_runtime(request: Request) -> Runtime:
     """Async on purpose: FastAPI runs a plain function dependency on a worker thread, a thread
     hop per request (and a wait for the GIL) to read an attribute."""
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -69,8 +69,7 @@ def existing_scope(
     chosen = allowed_collections(principal, requested)
     if principal.unrestricted or requested:
         return chosen
-    with kb.session() as session:
-        present = set(session.execute(select(Collection.name).where(Collection.name.in_(chosen))).scalars())
+    present = catalog.existing_collections(kb, chosen)
     narrowed = tuple(name for name in chosen if name in present)
     if not narrowed:
         raise ApiError(404, "none of this API key's collections exists yet: " + ", ".join(chosen))

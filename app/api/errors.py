@@ -16,7 +16,7 @@ from app.api.disconnect import CLIENT_CLOSED, ClientGone
 from app.api.openai_compat import error_body, is_openai_path
 from app.api.pool import Overloaded
 from generator.base import GeneratorNotFoundError, PromptTooLongError, UnsupportedOptionError
-from generator.models import ModelNotInstalledError
+from modelpack import ModelNotInstalledError
 from retriever.knowledge_base import CollectionNotFoundError
 
 log = logging.getLogger("citewise.api")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import problem_body
+from app.api.errors import PROBLEM, problem_body
 from app.api.metrics import ApiMetrics
 from app.api.openai_compat import error_body, is_openai_path
 
@@ -78,7 +78,7 @@ async def _too_large(send: Send, limit: int, path: str) -> None:
     if is_openai_path(path):
         body, media_type = json.dumps(error_body(413, detail)).encode(), b"application/json"
     else:
-        body, media_type = json.dumps(problem_body(413, detail)).encode(), b"application/problem+json"
+        body, media_type = json.dumps(problem_body(413, detail)).encode(), PROBLEM.encode()
     await send(
         {
             "type": "http.response.start",

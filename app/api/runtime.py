@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from app.answering import AnswerPipeline
 from app.api.errors import ModelUnavailableError
 from app.api.metrics import ApiMetrics
 from app.api.pool import BoundedPool
@@ -28,7 +29,7 @@ from app.services import (
 )
 from app.settings import Settings
 from generator.base import Generator, GeneratorNotFoundError
-from generator.models import ModelNotInstalledError
+from modelpack import ModelNotInstalledError
 from retriever.embedders.base import Embedder
 from retriever.knowledge_base import KnowledgeBase
 from retriever.search import SearchFilters, SearchMode
@@ -179,7 +180,7 @@ class Runtime:
         mode: SearchMode | None,
         filters: SearchFilters,
         overrides: Mapping[str, Any] | None = None,
-    ):
+    ) -> AnswerPipeline:
         return build_answer_pipeline(
             self.settings, self.kb, generator, k=k, mode=mode, filters=filters, overrides=overrides
         )

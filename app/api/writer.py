@@ -10,6 +10,7 @@ interrupted at start-up.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -17,13 +18,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from app.jobs.queue import IngestQueue
-from app.jobs.run import fail_job, run_ingest_job, with_writer
+from app.jobs.run import run_ingest_job, with_writer
 from app.settings import Settings
-from ingest.jobs import interrupt_orphans
-from retriever.db.models import IngestJob, JobStatus
+from ingest.jobs import close_orphans, fail_job
+from retriever import catalog
 from retriever.embedders.base import Embedder
 from retriever.index.persistence import IndexLockedError
 from retriever.knowledge_base import KnowledgeBase
@@ -101,21 +100,13 @@ class Writer:
         left alone: this process runs them (below), or a task-queue worker does."""
         try:
             with self.reader.store.writer_lock():
-                return self._interrupt_orphans(writer_held=True)
+                return close_orphans(self.reader, writer_held=True)
         except IndexLockedError:
-            return self._interrupt_orphans(writer_held=False)
-
-    def _interrupt_orphans(self, *, writer_held: bool) -> list[int]:
-        with self.reader.sessions.begin() as session:
-            return interrupt_orphans(session, writer_held=writer_held)
+            return close_orphans(self.reader, writer_held=False)
 
     def _requeue_leftovers(self) -> None:
-        with self.reader.session() as session:
-            ids = session.execute(
-                select(IngestJob.id).where(IngestJob.status == JobStatus.QUEUED).order_by(IngestJob.id)
-            ).scalars()
-            for job_id in list(ids):
-                self.submit_ingest(job_id)
+        for job_id in catalog.job_ids(self.reader, catalog.JobStatus.QUEUED):
+            self.submit_ingest(job_id)
 
     def _loop(self) -> None:
         while (item := self._work.get()) is not None:
@@ -127,7 +118,7 @@ class Writer:
                         item.future.set_exception(exc)
                 continue
             try:
-                self._with_writer(lambda kb, job_id=item.job_id: run_ingest_job(self.settings, kb, job_id))
+                self._with_writer(functools.partial(run_ingest_job, self.settings, job_id=item.job_id))
             except Exception as exc:  # recorded on the job; the loop goes on with the next one
                 fail_job(self.reader, item.job_id, str(exc))
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 
 from generator.base import GeneratorNotFoundError
-from generator.models import ModelCorruptError
-from generator.models import ModelNotInstalledError as GeneratorModelMissing
 from ingest.discovery import MissingPathError
-from retriever.embedders.minilm import ModelNotInstalledError
+from modelpack import ModelCorruptError, ModelNotInstalledError
+from retriever.catalog import DatabaseUnavailableError
 from retriever.embedders.registry import UnknownEmbedderError
 from retriever.index.persistence import IndexLockedError
 from retriever.knowledge_base import CollectionNotFoundError, IndexMismatchError
@@ -33,11 +31,10 @@ HANDLED = (
     IndexLockedError,
     UnknownEmbedderError,
     ModelNotInstalledError,
-    GeneratorModelMissing,
     ModelCorruptError,
     FileNotFoundError,
     ValidationError,
-    OperationalError,
+    DatabaseUnavailableError,
     ValueError,
 )
 
@@ -53,7 +50,7 @@ def describe(exc: BaseException) -> str:
             f"CITEWISE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         return f"invalid configuration: {problems}"
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, DatabaseUnavailableError):
         return f"cannot use the database: {str(exc.orig).strip().splitlines()[0]}"
     if isinstance(exc, CollectionNotFoundError | NotFoundError):
         return str(exc.args[0]) if exc.args else str(exc)

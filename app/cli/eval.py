@@ -9,8 +9,9 @@ option, 130 interrupted (Ctrl-C: the questions answered so far are reported, flo
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
+from app.answering import AnswerPipeline
 from app.cli import errors
 from app.cli.common import console, current_settings, warn_about_index
 from app.evaluation.metrics import METRICS, FloorError, check_floors, format_metric, parse_floor
@@ -43,6 +45,14 @@ from retriever.search import SearchFilters
 INTERRUPTED = 130
 
 
+class RunContext(TypedDict):
+    """What a run is recorded with besides its collection (``context`` of ``app.evaluation.records``)."""
+
+    question_file: str
+    tag: str | None
+    limit: int | None
+
+
 class EvalGroup(TyperGroup):
     """``eval`` is a group (``run``, ``draft``) that still takes ``citewise eval QA_FILE …``: an
     argument that is not a subcommand's name goes to ``run``. Click cannot mix a group's own
@@ -50,7 +60,9 @@ class EvalGroup(TyperGroup):
 
     default_command = "run"
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # typer's base takes its vendored click Context, which typer does not export; typer.Context
+    # subclasses it, and is what the command receives.
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
@@ -104,7 +116,7 @@ def evaluate(
     if not questions:
         raise errors.UsageError(f"no question in {qa_file} has the tag {tag!r}")
     app_settings = current_settings()
-    context = {"question_file": str(qa_file), "tag": tag, "limit": limit}
+    context: RunContext = {"question_file": str(qa_file), "tag": tag, "limit": limit}
     err = Console(stderr=True)
     with build_knowledge_base(app_settings) as kb:
         warn_about_index(kb, kb.open())
@@ -177,7 +189,9 @@ def _failed_floors(runs: list[EvalRun], gate: list[tuple[str, float]]) -> list[s
     ]
 
 
-def run_with_progress(err: Console, pipeline, questions, variant: Variant, quiet: bool) -> EvalRun:
+def run_with_progress(
+    err: Console, pipeline: AnswerPipeline, questions: Sequence[EvalQuestion], variant: Variant, quiet: bool
+) -> EvalRun:
     correct = answerable = 0
     columns = (
         TextColumn("{task.description}"),

@@ -22,9 +22,9 @@ from app.cli.common import (
     parse_meta,
     warn_about_index,
 )
-from app.cli.jobs import recent_jobs
 from app.services import build_knowledge_base, build_pipeline, embedder_name
 from app.settings import redact_url
+from retriever import catalog
 
 app = typer.Typer(
     name="citewise",
@@ -207,7 +207,7 @@ def status(
         report = kb.open(repair_progress=repair)
         warn_about_index(kb, report)
         stats = kb.collection_stats()
-        recent = recent_jobs(kb, jobs) if jobs else []
+        recent = catalog.recent_jobs(kb, jobs) if jobs else []
     render.print_status(
         console,
         stats,

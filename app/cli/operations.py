@@ -75,8 +75,9 @@ def backup(
 def restore(
     archive: Annotated[Path, typer.Argument(help="An archive written by `citewise backup`.")],
 ) -> None:
-    """Load a backup into an empty knowledge base (a new database and data dir); SQLite and
-    PostgreSQL backups restore into either."""
+    """Load a backup into an empty knowledge base (a new database and data dir).
+
+    SQLite and PostgreSQL backups restore into either."""
     from retriever.backup import BackupError, read_summary
     from retriever.backup import restore as read_backup
 

@@ -15,7 +15,8 @@ from app.jobs.queue import IngestQueue, QueueUnavailableError, build_queue
 from app.services import build_knowledge_base
 from app.settings import Settings, redact_url
 from ingest.jobs import cancel_job, queue_job
-from retriever.db.models import IngestJob, JobStatus
+from retriever import catalog
+from retriever.catalog import JobStatus
 
 FINISHED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.INTERRUPTED, JobStatus.CANCELLED}
 
@@ -83,11 +84,10 @@ def show(
     with build_knowledge_base(current_settings()) as kb:
         kb.open()
         while True:
-            with kb.session() as session:
-                job = session.get(IngestJob, job_id)
+            job = catalog.get_job(kb, job_id)
             if job is None:
                 raise errors.NotFoundError(f"no job {job_id}")
-            counts = job.counts or {}
+            counts = job.counts
             line = (
                 f"job {job.id}: {job.status}, {counts.get('files', 0)} of "
                 f"{counts.get('files_total', '?')} files, {counts.get('chunks_added', 0)} chunks added"
@@ -97,7 +97,7 @@ def show(
             console.print(line)
             time.sleep(1.0)
     console.print(line)
-    for error in job.errors or []:
+    for error in job.errors:
         console.print(f"  {error['path'] or '(job)'}: {error['reason']}", soft_wrap=True, highlight=False)
     if wait and job.status != JobStatus.COMPLETED:
         raise typer.Exit(1)

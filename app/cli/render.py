@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ingest.pipeline import IngestReport
+from retriever.catalog import JobRow
 from retriever.consistency import ConsistencyReport
-from retriever.db.models import IngestJob
 from retriever.index.factory import APPROXIMATE, IndexDecision
 from retriever.knowledge_base import CollectionStats
 from retriever.types import SearchHit
@@ -115,7 +115,7 @@ def describe_index(decision: IndexDecision) -> str:
     return "exact"
 
 
-def print_jobs(console: Console, jobs: list[tuple[IngestJob, str]]) -> None:
+def print_jobs(console: Console, jobs: list[JobRow]) -> None:
     table = Table(title="Recent ingest jobs")
     table.add_column("job", justify="right")
     table.add_column("collection", overflow="fold")
@@ -123,17 +123,17 @@ def print_jobs(console: Console, jobs: list[tuple[IngestJob, str]]) -> None:
     table.add_column("started (UTC)", no_wrap=True)
     for column in ("files", "new", "changed", "skipped"):
         table.add_column(column, justify="right")
-    for job, collection in jobs:
-        counts = Counter(job.counts or {})
+    for job in jobs:
+        counts = Counter(job.counts)
         table.add_row(
             str(job.id),
-            escape(collection),
+            escape(job.collection or "(deleted)"),
             job.status,
             job.started_at.strftime("%m-%d %H:%M"),
             *(str(counts[key]) for key in ("files", "added", "updated", "skipped")),
         )
     console.print(table)
-    for job, _ in jobs:
+    for job in jobs:
         if job.errors:
             console.print(f"[yellow]Job {job.id}: {len(job.errors)} skipped file(s)[/]")
             for error in job.errors:

@@ -49,8 +49,9 @@ def train(
     ] = None,
     lora_rank: Annotated[int, typer.Option(min=1, max=256, help="Rank of the LoRA adapters.")] = 8,
 ) -> None:
-    """Train a small transformer on the collections (or re-tune one with --base), then fine-tune it
-    on question-answer examples; stop any time, run again to continue."""
+    """Train a small transformer on the collections, then fine-tune it on question-answer examples.
+
+    With --base, re-tune an existing model instead; stop any time, run again to continue."""
     from app.training.run import TrainOptions, run_training
     from generator.gpt.sizing import budget_seconds
     from generator.gpt.train import Progress as Step

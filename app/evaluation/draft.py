@@ -23,8 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy import select
+from typing import Any
 
 from app.answer_scores import normalize
 from app.answering import AnswerPipeline
@@ -32,7 +31,7 @@ from app.training.data import TEACHER_PROMPT, parse_question, teacher_answer
 from app.training.run import corpus_passages
 from generator.base import GenerationOptions, Generator, Message
 from generator.prompt import NOT_IN_DOCUMENTS
-from retriever.db.models import Document
+from retriever import catalog
 from retriever.knowledge_base import KnowledgeBase
 
 MAX_ANSWER_WORDS = 8
@@ -59,8 +58,8 @@ class DraftQuestion:
     answer: str | None  # None: the collection does not answer it
     source: str | None = None
 
-    def as_record(self, identifier: str) -> dict:
-        record: dict = {"id": identifier, "question": self.question}
+    def as_record(self, identifier: str) -> dict[str, Any]:
+        record: dict[str, Any] = {"id": identifier, "question": self.question}
         if self.answer is None:
             record["unanswerable"] = True
         else:
@@ -84,7 +83,7 @@ class Drafts:
     def unanswerable(self) -> int:
         return len(self.questions) - self.answerable
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         width = max(3, len(str(len(self.questions))))
         return [q.as_record(f"draft-{i:0{width}d}") for i, q in enumerate(self.questions, start=1)]
 
@@ -99,10 +98,7 @@ def collection_passages(kb: KnowledgeBase, collection: str) -> list[SourcePassag
     shortest unambiguous file name. An unknown collection raises ``CollectionNotFoundError``."""
     passages = corpus_passages(kb, (collection,))
     ids = {int(p.document) for p in passages}
-    with kb.session() as session:
-        uris = dict(
-            session.execute(select(Document.id, Document.source_uri).where(Document.id.in_(ids))).all()
-        )
+    uris = catalog.source_uris(kb, ids)
     names = short_names(set(uris.values()))
     return [SourcePassage(p.text, names[uris[int(p.document)]]) for p in passages if p.text.strip()]
 
@@ -165,7 +161,9 @@ class Drafter:
         return out
 
     @staticmethod
-    def _next_kind(out: Drafts, wanted: dict[bool, int], queues: dict[bool, list]) -> bool | None:
+    def _next_kind(
+        out: Drafts, wanted: dict[bool, int], queues: dict[bool, list[SourcePassage]]
+    ) -> bool | None:
         """The kind furthest behind its target (relatively) that still has passages to try."""
         have = {True: out.answerable, False: out.unanswerable}
         open_kinds = [kind for kind in (True, False) if have[kind] < wanted[kind] and queues[kind]]

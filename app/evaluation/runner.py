@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.answering import AnswerOptions, AnswerPipeline
 from app.evaluation.metrics import Summary, summarize
@@ -84,7 +85,7 @@ def run_questions(
 
 def with_overrides(pipeline: AnswerPipeline, overrides: dict[str, object]) -> AnswerPipeline:
     """The same pipeline (knowledge base, model, embedder) with some options changed."""
-    options = dataclasses.replace(pipeline.options, **overrides)
+    options = _replaced(pipeline.options, overrides)
     return AnswerPipeline(pipeline.kb, pipeline.generator, options, embed=pipeline.embed)
 
 
@@ -107,10 +108,18 @@ def parse_setting(text: str) -> dict[str, object]:
         kind = next(f.type for f in dataclasses.fields(AnswerOptions) if f.name == key)
         try:
             overrides[key] = _CONVERTERS[str(kind)](raw.strip())
-            dataclasses.replace(AnswerOptions(), **{key: overrides[key]})  # the options' own checks
+            _replaced(AnswerOptions(), {key: overrides[key]})  # the options' own checks
         except ValueError as error:
             raise SettingError(f"{key} cannot be {raw.strip()!r} (expected {kind})") from error
     return overrides
+
+
+def _replaced(options: AnswerOptions, overrides: Mapping[str, object]) -> AnswerOptions:
+    """``options`` with some fields changed, by name. ``parse_setting`` converted each value to its
+    field's own type (``_CONVERTERS`` is keyed by the field's type), which a type checker cannot
+    follow through a field name known only at run time: the values are ``Any`` from here on."""
+    changes: dict[str, Any] = dict(overrides)
+    return dataclasses.replace(options, **changes)
 
 
 def plan_variants(models: Sequence[str], settings: Sequence[str]) -> list[Variant]:

@@ -68,7 +68,7 @@ class IngestQueue:
     def submit(self, kb: Any, job_id: int) -> None:
         """Enqueue job ``job_id`` of ``kb``; if the queue cannot take it, the job row is closed as
         failed with the reason (nothing else was written) and the error raised."""
-        from app.jobs.run import fail_job
+        from ingest.jobs import fail_job
 
         try:
             self.enqueue(job_id)

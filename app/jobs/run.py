@@ -14,13 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import select
-
 from app.services import build_knowledge_base, build_pipeline
 from app.settings import Settings
 from ingest.discovery import SourceFile
-from ingest.jobs import CancelWatch, claim_job
-from retriever.db.models import Collection, IngestJob, JobStatus, utcnow
+from ingest.jobs import CancelWatch, claim_job, fail_job, record_files_done
+from retriever import catalog
 from retriever.embedders.base import Embedder
 from retriever.index.persistence import IndexLockedError
 from retriever.knowledge_base import KnowledgeBase
@@ -42,10 +40,7 @@ class JobProgress:
         self.files_done += 1
         if time.monotonic() - self._written_at >= 0.5:
             self._written_at = time.monotonic()
-            with self.kb.sessions.begin() as session:
-                job = session.get(IngestJob, self.job_id)
-                if job is not None:
-                    job.counts = {**job.counts, "files": self.files_done}
+            record_files_done(self.kb, self.job_id, self.files_done)
 
     def embedded(self, chunks: int) -> None: ...
 
@@ -78,15 +73,10 @@ def with_writer(
 def run_ingest_job(settings: Settings, kb: KnowledgeBase, job_id: int, *, retry: bool = False) -> str | None:
     """Run job ``job_id`` on the writable ``kb``; its final status, or None if it was not ours to run
     (taken by another process, cancelled, or gone). ``retry``: see ``claim_job``."""
-    with kb.session() as session:
-        row = session.execute(
-            select(IngestJob.sources, Collection.name)
-            .join(Collection, Collection.id == IngestJob.collection_id)
-            .where(IngestJob.id == job_id)
-        ).one_or_none()
-    if row is None or not claim_job(kb, job_id, retry=retry):
+    job = catalog.get_job(kb, job_id)
+    if job is None or job.collection is None or not claim_job(kb, job_id, retry=retry):
         return None
-    sources, collection = row
+    sources, collection = job.sources, job.collection
     try:
         present = [Path(s) for s in sources if Path(s).exists()]
         if not present:
@@ -99,13 +89,3 @@ def run_ingest_job(settings: Settings, kb: KnowledgeBase, job_id: int, *, retry:
         fail_job(kb, job_id, str(exc))
         raise
     return report.status
-
-
-def fail_job(kb: KnowledgeBase, job_id: int, reason: str) -> None:
-    """Close an unfinished job as failed, with the reason among its errors."""
-    with kb.sessions.begin() as session:
-        job = session.get(IngestJob, job_id)
-        if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            job.finished_at = utcnow()
-            job.status = JobStatus.FAILED
-            job.errors = [*job.errors, {"path": "", "reason": reason}]

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class Labeled:
     question: str
     gold: str  # the answer as given or written by the teacher; "" when the documents do not say
 
-    def as_record(self) -> dict:
+    def as_record(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "gold": self.gold,
@@ -48,7 +49,7 @@ class Labeled:
         }
 
     @classmethod
-    def from_record(cls, record: dict) -> Labeled:
+    def from_record(cls, record: dict[str, Any]) -> Labeled:
         messages = tuple(Message(m["role"], m["content"]) for m in record["messages"])
         return cls(QAExample(messages, record["reply"]), record["question"], record["gold"])
 
@@ -85,7 +86,7 @@ def prompt_or_none(
     return read
 
 
-def from_records(pipeline: AnswerPipeline, records: Sequence[dict]) -> ExampleSet:
+def from_records(pipeline: AnswerPipeline, records: Sequence[dict[str, Any]]) -> ExampleSet:
     out = ExampleSet()
     for record in records:
         question, answer = str(record.get("question", "")).strip(), str(record.get("answer", "")).strip()

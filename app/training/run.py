@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
 from app.settings import Settings
 from app.training.finetune import FinetuneReport, run_stage
 from generator.gpt.dataset import Passage, TokenFile, deduplicate, split_by_document, write_tokens
@@ -26,8 +24,8 @@ from generator.gpt.model import GPT, GPTConfig
 from generator.gpt.sizing import MAX_EPOCHS, Plan, describe, measure_flops, plan
 from generator.gpt.tokenizer import CorpusTokenizer, train_tokenizer
 from generator.gpt.train import Progress, TrainConfig, Trainer, mean_loss
-from retriever.db.models import Chunk, Collection
-from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase
+from retriever import catalog
+from retriever.knowledge_base import KnowledgeBase
 
 BATCH_SIZE = 16
 PLAN_FILE = "plan.json"
@@ -83,18 +81,7 @@ class TrainReport:
 
 def corpus_passages(kb: KnowledgeBase, collections: tuple[str, ...]) -> list[Passage]:
     """The stored text of every distinct chunk in these collections, grouped by document."""
-    with kb.session() as session:
-        known = set(session.execute(select(Collection.name)).scalars())
-        missing = [name for name in collections if name not in known]
-        if missing:
-            raise CollectionNotFoundError(f"no collection named {missing[0]!r}")
-        rows = session.execute(
-            select(Chunk.document_id, Chunk.text)
-            .join(Collection, Collection.id == Chunk.collection_id)
-            .where(Collection.name.in_(collections), Chunk.text.is_not(None))
-            .order_by(Chunk.document_id, Chunk.ordinal)
-        ).all()
-    return [Passage(str(document_id), text) for document_id, text in rows]
+    return [Passage(str(chunk.document_id), chunk.text) for chunk in catalog.stored_chunks(kb, collections)]
 
 
 @dataclass(frozen=True)

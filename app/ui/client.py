@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
 import httpx
@@ -44,6 +44,10 @@ class CitewiseClient:
         _raise_for_problem(response)
         return response.json()
 
+    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """``_call`` for an endpoint whose body is a JSON object."""
+        return cast("dict[str, Any]", self._call(method, path, **kwargs))
+
     # -- endpoints ---------------------------------------------------------------------------------
 
     def health(self) -> bool:
@@ -58,54 +62,55 @@ class CitewiseClient:
             response = self._http.get("/readyz", timeout=10)
         except httpx.HTTPError as exc:
             raise ApiProblem(f"cannot reach the Citewise API at {self.base_url} ({exc})") from exc
-        return response.json()
+        return cast("dict[str, Any]", response.json())
 
     def models(self) -> list[str]:
         return [m["id"] for m in self._call("GET", "/v1/models")["data"]]
 
     def collections(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/v1/collections")
+        return cast("list[dict[str, Any]]", self._call("GET", "/v1/collections"))
 
     def create_collection(self, name: str, description: str = "") -> dict[str, Any]:
-        return self._call("POST", "/v1/collections", json={"name": name, "description": description})
+        return self._object("POST", "/v1/collections", json={"name": name, "description": description})
 
     def delete_collection(self, name: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/v1/collections/{name}")
+        return self._object("DELETE", f"/v1/collections/{name}")
 
     def documents(self, collection: str | None = None, offset: int = 0, limit: int = 200) -> dict[str, Any]:
         params: dict[str, Any] = {"offset": offset, "limit": limit}
         if collection:
             params["collection"] = collection
-        return self._call("GET", "/v1/documents", params=params)
+        return self._object("GET", "/v1/documents", params=params)
 
     def document(self, document_id: int) -> dict[str, Any]:
-        return self._call("GET", f"/v1/documents/{document_id}")
+        return self._object("GET", f"/v1/documents/{document_id}")
 
     def delete_document(self, document_id: int) -> dict[str, Any]:
-        return self._call("DELETE", f"/v1/documents/{document_id}")
+        return self._object("DELETE", f"/v1/documents/{document_id}")
 
     def upload(self, collection: str | None, files: list[tuple[str, BinaryIO | bytes]]) -> dict[str, Any]:
         """Upload into ``collection`` (None: the server's default collection); returns the job."""
         parts = [("files", (name, content)) for name, content in files]
         data = {"collection": collection} if collection else {}
-        return self._call("POST", "/v1/documents", files=parts, data=data)
+        return self._object("POST", "/v1/documents", files=parts, data=data)
 
     def job(self, job_id: int) -> dict[str, Any]:
-        return self._call("GET", f"/v1/jobs/{job_id}")
+        return self._object("GET", f"/v1/jobs/{job_id}")
 
     def eval_runs(self, collection: str) -> list[dict[str, Any]]:
         """The saved ``citewise eval`` runs of a collection, newest first, with their metrics."""
-        return self._call("GET", "/v1/evals", params={"collection": collection})["runs"]
+        runs = self._object("GET", "/v1/evals", params={"collection": collection})["runs"]
+        return cast("list[dict[str, Any]]", runs)
 
     def eval_run(self, collection: str, run_id: str) -> dict[str, Any]:
         """One saved run with a row per question (``results``)."""
-        return self._call("GET", f"/v1/evals/{quote(collection, safe='')}/{quote(run_id, safe='')}")
+        return self._object("GET", f"/v1/evals/{quote(collection, safe='')}/{quote(run_id, safe='')}")
 
     def search(self, query: str, **options: Any) -> dict[str, Any]:
-        return self._call("POST", "/v1/search", json={"query": query, **_clean(options)})
+        return self._object("POST", "/v1/search", json={"query": query, **_clean(options)})
 
     def ask(self, question: str, **options: Any) -> dict[str, Any]:
-        return self._call("POST", "/v1/ask", json={"question": question, **_clean(options)})
+        return self._object("POST", "/v1/ask", json={"question": question, **_clean(options)})
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[StreamEvent]:
         """Server-Sent Events of ``POST /v1/ask``: tokens, then citations and the whole answer."""

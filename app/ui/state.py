@@ -69,7 +69,7 @@ def model_warning() -> str | None:
     """The server's note when it answers with a stand-in for its configured model (looked up once
     a minute per session: the model does not change while the server runs)."""
     now = time.monotonic()
-    cached = st.session_state.get("_model_note")
+    cached: tuple[float, str | None] | None = st.session_state.get("_model_note")
     if cached is not None and now - cached[0] < 60:
         return cached[1]
     try:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup, CData, NavigableString, Tag
+from bs4 import BeautifulSoup, CData, Tag
+from bs4.element import NavigableString
 
 from ingest.document import BlockKind, LoaderError, ParsedDocument, TextAssembler
 from ingest.loaders._common import HeadingStack, require_blocks, squash, stem

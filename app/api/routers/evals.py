@@ -20,7 +20,7 @@ from app.api_keys import Principal
 from app.evaluation.history import RunNotFoundError, SavedRun, list_runs, read_run
 
 router = APIRouter(prefix="/v1/evals", tags=["evaluation"])
-_RUN_KEYS = ("variant", "model", "settings", "question_file", "tag", "limit", "partial")
+_RUN_KEYS: tuple[str, ...] = ("variant", "model", "settings", "question_file", "tag", "limit", "partial")
 _RUN_KEYS += ("answered", "planned", "seconds")
 _SUMMARY_KEYS = ("questions", "answerable", "unanswerable", "metrics", "retrieval_k", "failures")
 CollectionParam = Annotated[str, Query(min_length=1, max_length=200, description="The collection.")]

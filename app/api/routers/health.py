@@ -7,11 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select, text
 
 from app.api.deps import RuntimeDep
 from app.api.runtime import Runtime
-from retriever.db.models import Chunk, KbState
+from retriever import catalog
 
 router = APIRouter(tags=["operations"])
 
@@ -26,12 +25,8 @@ def readiness(runtime: Runtime) -> dict[str, Any]:
     checks: dict[str, Any] = {"models": runtime.warm_state(), "answer_model": runtime.answer_model()}
     try:
         runtime.refresh(0.0)
-        with runtime.kb.session() as session:
-            session.execute(text("SELECT 1"))
-            generation = session.execute(select(KbState.generation)).scalar_one()
-            chunks = session.execute(
-                select(func.count()).select_from(Chunk).where(Chunk.duplicate_of_id.is_(None))
-            ).scalar_one()
+        stored = catalog.stored_state(runtime.kb)
+        generation, chunks = stored.generation, stored.vectors
         checks["database"] = "ok"
         vectors, served = len(runtime.kb.index), runtime.kb.generation
         if served == generation:

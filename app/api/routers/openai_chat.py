@@ -234,6 +234,7 @@ async def chat_completions(
                     streamed.append(event.text)
                     yield chunk(completion_id, body.model, {"content": event.text})
                     continue
+                assert event.answer is not None  # every event but a token is the final answer
                 answer = answer_dict(event.answer)
                 runtime.metrics.observe_timings(answer["timings"])
                 if with_sources and answer["citations"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -24,7 +25,7 @@ async def search_passages(body: SearchBody, runtime: RuntimeDep, principal: Prin
     allowed_collections(principal, body.collections)  # a named collection outside the scope: 403 now
     weights = search_weights(runtime.settings)
 
-    def run() -> list[dict]:
+    def run() -> list[dict[str, Any]]:
         runtime.refresh()
         filters = SearchFilters(
             collections=existing_scope(runtime.kb, principal, body.collections),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import streamlit as st
 
 from app.ui import render, state
@@ -16,7 +19,7 @@ if note:
     st.warning(note[0].upper() + note[1:], icon=":material/warning:")
 
 
-def show(turn: int, entry: dict) -> None:
+def show(turn: int, entry: dict[str, Any]) -> None:
     with st.chat_message("user"):
         st.markdown(entry["question"])
     with st.chat_message("assistant"):
@@ -46,12 +49,12 @@ if question:
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):
-        outcome: dict = {"answer": None, "problem": ""}
+        outcome: dict[str, Any] = {"answer": None, "problem": ""}
 
-        def tokens():
+        def tokens(asked: str) -> Iterator[str]:
             try:
                 for event in state.client().ask_stream(
-                    question, history=state.history_turns(), **state.ask_options()
+                    asked, history=state.history_turns(), **state.ask_options()
                 ):
                     if event.kind == "token":
                         yield event.data["text"]
@@ -62,7 +65,7 @@ if question:
             except ApiProblem as exc:
                 outcome["problem"] = str(exc)
 
-        st.write_stream(tokens())
+        st.write_stream(tokens(question))
     if outcome["problem"]:
         st.error(outcome["problem"])
     elif outcome["answer"]:
