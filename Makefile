@@ -4,7 +4,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.citewise-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint docs bench bench-ingest bench-embed-query bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train eval clean-venv
+.PHONY: install run test lint docs image-test bench bench-ingest bench-embed-query bench-ingest-memory bench-retrieval bench-index bench-search bench-answers bench-load bench-scale bench-train eval clean-venv
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -88,6 +88,11 @@ eval: install
 	CITEWISE_DATA_DIR=$(EVAL_DATA) $(BIN)/citewise ingest docs -c guide --sync --quiet
 	CITEWISE_DATA_DIR=$(EVAL_DATA) $(BIN)/citewise eval bench/qa/guide.jsonl -c guide --tag test \
 		$(foreach floor,$(EVAL_FLOORS),--fail-under $(floor)) $(EVAL_ARGS)
+
+# Builds the image with podman (base images from Debian's archive, no registry), runs it, then the
+# compose stack with an upload and a cited answer (scripts/image_test.sh, docs/deployment.md). Root.
+image-test: install
+	bash scripts/image_test.sh
 
 clean-venv:
 	rm -rf $(VENV)

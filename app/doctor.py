@@ -77,7 +77,7 @@ def _generator(settings: Settings) -> Check:
 
         spec = settings.generator
         if spec in BUILTIN_MODELS or spec.endswith(".gguf"):
-            path = resolve_model_file(spec, settings.data_dir / "models")  # joins and verifies the hash
+            path = resolve_model_file(spec, settings.resolved_model_cache_dir)  # joins and verifies the hash
             return Check(
                 "answer model", OK, f"{spec}: {path} ({path.stat().st_size / 1e6:.0f} MB, hash verified)"
             )

@@ -109,7 +109,7 @@ def build_generator(settings: Settings, spec: str | None = None) -> Generator:
     extractive backend (no model needed) and record why (``fallback_of``: the CLI, /readyz and the
     UI say so); a model the user asked for must exist."""
     chosen = spec or settings.generator
-    generator = create_generator(chosen, cache_dir=settings.data_dir / "models")
+    generator = create_generator(chosen, cache_dir=settings.resolved_model_cache_dir)
     if spec is None and chosen == DEFAULT_MODEL:
         try:
             generator.warm_up()

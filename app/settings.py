@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         ),
         json_schema_extra={"doc_default": "`$XDG_DATA_HOME/citewise`, else `~/.local/share/citewise`"},
     )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Folder the packaged answer models are joined into and verified, once. A container "
+        "image sets it to a folder of its own, so the model is not stored in the data volume.",
+        json_schema_extra={"doc_default": "unset, which means `<data dir>/models`"},
+    )
     database_url: str | None = Field(
         default=None,
         description="Database that holds collections, documents, chunks and ingest jobs.",
@@ -272,6 +278,14 @@ class Settings(BaseSettings):
             '`transformers:` directories, for example `["/srv/models/my-model.gguf"]`.'
         ),
     )
+    startup_wait_s: float = Field(
+        default=120.0,
+        ge=0.0,
+        le=3600.0,
+        description="Seconds `citewise serve` and `citewise worker` wait at start for the database "
+        "and the task queue to answer, so a container stack may start them in any order (0: fail at "
+        "once).",
+    )
     max_upload_files: int = Field(
         default=20,
         ge=1,
@@ -311,6 +325,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'citewise.db'}"
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        return (self.model_cache_dir or self.data_dir / "models").expanduser().resolve()
 
     @property
     def index_dir(self) -> Path:

@@ -8,6 +8,7 @@ place after its hash matched, so an interrupted join never leaves a half-written
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -77,7 +78,9 @@ DEFAULT_MODEL = "qwen2.5-0.5b"
 
 
 def resolve_model_file(name_or_path: str, cache_dir: Path) -> Path:
-    """A usable GGUF file for a built-in model name or a path."""
+    """A usable GGUF file for a built-in model name or a path. A chunked model already joined and
+    verified in ``cache_dir`` is used as it is, even once its packages are gone (the container
+    image joins it at build time and uninstalls the parts, so it is not stored twice)."""
     model = BUILTIN_MODELS.get(name_or_path)
     if model is None:
         path = Path(name_or_path).expanduser()
@@ -85,6 +88,8 @@ def resolve_model_file(name_or_path: str, cache_dir: Path) -> Path:
             known = ", ".join(BUILTIN_MODELS)
             raise FileNotFoundError(f"no model file {path} (built-in models: {known})")
         return path
+    if model.chunked and (joined := verified_copy(model, cache_dir, rehash=True)) is not None:
+        return joined
     directories = [package_dir(name) for name in model.packages]
     missing = [name for name, found in zip(model.packages, directories, strict=True) if found is None]
     if missing:
@@ -104,11 +109,43 @@ def chunk_files(directory: Path) -> list[Path]:
     return sorted((directory / "data").glob("*.bin"))
 
 
+def verified_copy(model: PackagedModel, cache_dir: Path, *, rehash: bool = False) -> Path | None:
+    """The model's joined file in ``cache_dir`` if it was verified after it was last written.
+    ``rehash``: a file whose stamp no longer matches (it was copied, which changes its mtime) is
+    hashed again, and stamped anew when its bytes are right."""
+    target = cache_dir / model.file_name
+    stamp = target.with_name(target.name + ".verified")
+    if not target.is_file():
+        return None
+    if _stamp_matches(stamp, target, model):
+        return target
+    if not rehash or not _bytes_match(target, model):
+        return None
+    with contextlib.suppress(OSError):  # a read-only copy is used all the same, hashed each time
+        _write_stamp(stamp, target, model)
+    return target
+
+
+def _bytes_match(path: Path, model: PackagedModel) -> bool:
+    if model.size is not None and path.stat().st_size != model.size:
+        return False
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK_BYTES):
+            digest.update(block)
+    return digest.hexdigest() == model.sha256
+
+
+def _write_stamp(stamp: Path, target: Path, model: PackagedModel) -> None:
+    info = target.stat()
+    stamp.write_text(json.dumps({"sha256": model.sha256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}))
+
+
 def join_parts(model: PackagedModel, directories: list[Path], cache_dir: Path) -> Path:
     """Concatenate the parts' chunks into ``cache_dir`` once, verify the hash, reuse afterwards."""
     target = cache_dir / model.file_name
     stamp = target.with_name(target.name + ".verified")
-    if target.is_file() and _stamp_matches(stamp, target, model):
+    if verified_copy(model, cache_dir) is not None:
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
@@ -133,8 +170,7 @@ def join_parts(model: PackagedModel, directories: list[Path], cache_dir: Path) -
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    info = target.stat()
-    stamp.write_text(json.dumps({"sha256": model.sha256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}))
+    _write_stamp(stamp, target, model)
     return target
 
 

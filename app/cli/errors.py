@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
+from app.startup import StartupTimeoutError
 from generator.base import GeneratorNotFoundError
 from ingest.discovery import MissingPathError
 from modelpack import ModelCorruptError, ModelNotInstalledError
@@ -35,6 +36,7 @@ HANDLED = (
     FileNotFoundError,
     ValidationError,
     DatabaseUnavailableError,
+    StartupTimeoutError,
     ValueError,
 )
 

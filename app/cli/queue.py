@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from app.cli import errors
-from app.cli.common import console, current_settings
+from app.cli.common import console, current_settings, err_console
 from app.jobs.queue import IngestQueue, QueueUnavailableError, build_queue
 from app.services import build_knowledge_base
 from app.settings import Settings, redact_url
@@ -60,7 +60,11 @@ def worker(
     ] = 60,
 ) -> None:
     """Run queued ingest jobs (uploads, `ingest --async`) from CITEWISE_QUEUE_URL until stopped."""
+    from app.startup import dependencies, wait_for
+
     settings = current_settings()
+    if build_queue(settings) is not None:  # without one, require_queue says what to set
+        wait_for(dependencies(settings), settings.startup_wait_s, err_console.print)
     task_queue = require_queue(settings)
     console.print(f"Citewise worker on {redact_url(task_queue.url)}, queue {task_queue.name!r}")
     # RQ installs its own Ctrl-C/SIGTERM handlers (finish the job, then stop); put ours back after.

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from app.cli.common import console, current_settings
+from app.cli.common import console, current_settings, err_console
 from app.services import build_knowledge_base
 
 UI_SCRIPT = Path(__file__).resolve().parent.parent / "ui" / "Chat.py"
@@ -25,8 +25,11 @@ def serve(
     """Start the REST API (docs at /docs); models load in the background, /readyz says when."""
     import uvicorn
 
+    from app.startup import dependencies, wait_for
+
     settings = current_settings()
     host, port = host or settings.api_host, port or settings.api_port
+    wait_for(dependencies(settings), settings.startup_wait_s, err_console.print)
     console.print(f"Citewise API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "app.api.main:serve_app",

@@ -95,13 +95,18 @@ class IngestQueue:
         except RedisError:
             return -1
 
+    def ping(self) -> None:
+        """Raises ``redis.exceptions.RedisError`` when Redis does not answer."""
+        self._rq().connection.ping()
+
     def reachable(self) -> bool:
         from redis.exceptions import RedisError
 
         try:
-            return bool(self._rq().connection.ping())
+            self.ping()
         except RedisError:
             return False
+        return True
 
     def worker(self, maintenance_interval_s: int = 60) -> Any:
         """An RQ worker for this queue; ``work()`` runs it until it is stopped. A job whose worker

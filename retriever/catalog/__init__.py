@@ -34,7 +34,7 @@ from retriever.catalog.records import (
     KeyRow,
     StoredChunk,
 )
-from retriever.catalog.state import StoredState, stored_generation, stored_state
+from retriever.catalog.state import StoredState, ping_database, stored_generation, stored_state
 
 __all__ = [
     "ChunkRow",
@@ -59,6 +59,7 @@ __all__ = [
     "key_rows",
     "list_documents",
     "matching_documents",
+    "ping_database",
     "recent_jobs",
     "require_collections",
     "revoke_key",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
+from retriever.db.engine import make_engine
 from retriever.db.models import Chunk, KbState
 from retriever.knowledge_base import KnowledgeBase
 
@@ -30,3 +31,14 @@ def stored_state(kb: KnowledgeBase) -> StoredState:
 def stored_generation(kb: KnowledgeBase) -> int:
     with kb.session() as session:
         return int(session.execute(select(KbState.generation)).scalar_one())
+
+
+def ping_database(url: str) -> None:
+    """Connect to ``url`` once and run ``SELECT 1``; raises the driver's error when it does not
+    answer. Used before a server opens its knowledge base, so it can wait for the database."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()

