@@ -136,6 +136,7 @@ ready=$(wait_ready "$api/readyz" 300 task_queue) \
     || { "${COMPOSE[@]}" logs api 2>&1 | tail -30; fail "/readyz of the stack"; }
 timing[stack_ready_s]=$((SECONDS - start))
 say "stack ready after ${timing[stack_ready_s]} s: $ready"
+"${COMPOSE[@]}" logs api worker 2>&1 | grep -E "waiting for|answers$" | sed 's/^/    /' || true
 wait_ready "http://127.0.0.1:$UI_PORT/_stcore/health" 120 >/dev/null || fail "the web UI does not answer"
 say "the web UI answers on port $UI_PORT"
 
@@ -174,11 +175,7 @@ cited = [c for c in answer["citations"] if c["source_uri"].endswith("lighthouse.
 sys.exit(0 if cited and not answer["abstained"] and "19" in answer["answer"] else "the answer does not cite the document")
 ' || fail "the answer"
 
-"$PYTHON" - "$size_bytes" <<PY
-import json, sys
-result = {"image": "$IMAGE", "size_mb": round(int(sys.argv[1]) / 1e6, 1)}
-result.update({k: int(v) for k, v in {$(for k in "${!timing[@]}"; do printf '"%s": %s, ' "$k" "${timing[$k]}"; done)}.items()})
-json.dump(result, open("bench/results/image.json", "w"), indent=2)
-print(json.dumps(result))
-PY
+record=()
+for key in "${!timing[@]}"; do record+=("$key=${timing[$key]}"); done
+"$PYTHON" scripts/image/record.py "$IMAGE" "$size_bytes" "${record[@]}"
 say "image-test passed"

@@ -7,8 +7,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 WORK=${IMAGE_WORK:-/var/tmp/citewise-image}
 
-# Images are rebuilt when this folder's recipes change: each carries their hash as a label.
-RECIPE=$(cat "$here"/* | sha256sum | cut -c1-12)
+# Images are rebuilt when their recipes change: each carries the recipes' hash as a label.
+RECIPE=$(cat "$here"/base_images.sh "$here"/*slim* "$here"/*.Containerfile "$here"/*-entrypoint.sh \
+    | sha256sum | cut -c1-12)
 exists() {
     [ "$(podman image inspect --format '{{index .Labels "org.citewise.recipe"}}' "$1" 2>/dev/null)" = "$RECIPE" ]
 }
