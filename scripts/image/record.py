@@ -1,6 +1,6 @@
 """Writes what `make image-test` measured to bench/results/image.json and image.md.
 
-    python scripts/image/record.py IMAGE SIZE_BYTES name=seconds ..."""
+python scripts/image/record.py IMAGE SIZE_BYTES name=seconds ..."""
 
 from __future__ import annotations
 
