@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +42,6 @@ class CollectionNotFoundError(LookupError):
 
 class ReadOnlyError(RuntimeError):
     """Changing the knowledge base needs the writer lock: open it with ``writable=True``."""
-
-
-@dataclass(frozen=True, slots=True)
-class CollectionStats:
-    name: str
-    documents: int
-    chunks: int
 
 
 class KnowledgeBase:
@@ -210,19 +202,6 @@ class KnowledgeBase:
                 session.add(found)
                 session.flush()
             return found
-
-    def collection_stats(self) -> list[CollectionStats]:
-        with self.session() as session:
-            docs = dict(
-                session.execute(
-                    select(Document.collection_id, func.count()).group_by(Document.collection_id)
-                ).all()
-            )
-            chunks = dict(
-                session.execute(select(Chunk.collection_id, func.count()).group_by(Chunk.collection_id)).all()
-            )
-            collections = session.execute(select(Collection).order_by(Collection.name)).scalars().all()
-            return [CollectionStats(c.name, docs.get(c.id, 0), chunks.get(c.id, 0)) for c in collections]
 
     def delete_collection(self, name: str) -> int:
         self._require_writable()

@@ -206,7 +206,7 @@ def status(
     with build_knowledge_base(settings) as kb, task_progress(err_console, "repairing index") as repair:
         report = kb.open(repair_progress=repair)
         warn_about_index(kb, report)
-        stats = kb.collection_stats()
+        stats = catalog.collection_rows(kb)
         recent = catalog.recent_jobs(kb, jobs) if jobs else []
     render.print_status(
         console,

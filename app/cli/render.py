@@ -11,10 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ingest.pipeline import IngestReport
-from retriever.catalog import JobRow
+from retriever.catalog import CollectionRow, JobRow
 from retriever.consistency import ConsistencyReport
 from retriever.index.factory import APPROXIMATE, IndexDecision
-from retriever.knowledge_base import CollectionStats
 from retriever.types import SearchHit
 
 MAX_ERRORS_SHOWN = 20
@@ -80,7 +79,7 @@ def hits_json(query: str, hits: list[SearchHit]) -> str:
 
 def print_status(
     console: Console,
-    stats: list[CollectionStats],
+    stats: list[CollectionRow],
     report: ConsistencyReport | None,
     embedder: str,
     database: str,

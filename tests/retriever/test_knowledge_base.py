@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from retriever import catalog
 from retriever.db.models import Chunk, Document, KbState
 from retriever.embedders.testing import HashingEmbedder, OtherHashingEmbedder
 from retriever.knowledge_base import CollectionNotFoundError, IndexMismatchError, KnowledgeBase
@@ -186,7 +187,7 @@ def test_deleting_a_collection_removes_its_vectors(make_kb) -> None:
     kb.write([prepared(kb, "gone", "/a.txt", ["alpha"]), prepared(kb, "gone", "/b.txt", ["beta"])])
     kb.write([prepared(kb, "kept", "/c.txt", ["gamma"])])
     assert kb.delete_collection("gone") == 2
-    assert [s.name for s in kb.collection_stats()] == ["kept"]
+    assert [s.name for s in catalog.collection_rows(kb)] == ["kept"]
     assert set(kb.index.ids().tolist()) == canonical_ids(kb) and len(kb.index) == 1
 
 

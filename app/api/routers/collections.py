@@ -42,7 +42,7 @@ async def delete_collection(
         raise ApiError(404, f"no collection named {name!r}")
 
     def remove(kb: KnowledgeBase) -> tuple[int, int]:
-        before = {c.name: c.chunks for c in kb.collection_stats()}
+        before = {c.name: c.chunks for c in catalog.collection_rows(kb)}
         if name not in before:
             raise CollectionNotFoundError(f"no collection named {name!r}")
         folder = runtime.settings.uploads_dir / str(kb.collection(name).id)
