@@ -26,7 +26,7 @@ if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
         echo "    $TORCH_INDEX is unreachable: installing $TORCH_SPEC from the configured package index"
         "${PIP[@]}" install "$TORCH_SPEC"
     fi
-    "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is not None)' \
+    "$VENV/bin/python" -W ignore -c 'import sys, torch; sys.exit(torch.version.cuda is not None)' \
         || echo "    warning: this torch is a CUDA build (several GB); Citewise only needs the CPU build"
 fi
 
