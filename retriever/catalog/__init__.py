@@ -30,11 +30,11 @@ from retriever.catalog.records import (
     DocumentDetailRow,
     DocumentRow,
     JobRow,
-    JobStatus,
     KeyRow,
     StoredChunk,
 )
 from retriever.catalog.state import StoredState, ping_database, stored_generation, stored_state
+from retriever.db.models import JobStatus
 
 __all__ = [
     "ChunkRow",

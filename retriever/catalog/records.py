@@ -9,19 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from retriever.db.models import JobStatus
-
-__all__ = [
-    "ChunkRow",
-    "CollectionRow",
-    "DocumentDetailRow",
-    "DocumentRow",
-    "JobRow",
-    "JobStatus",
-    "KeyRow",
-    "StoredChunk",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class DocumentRow:
